@@ -1,0 +1,529 @@
+"""Forwarding one request: credentials, the upstream call, streaming, and its record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from ipaddress import ip_address
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy import upstream
+from proxy.attribution import clean_label, surface_of
+from proxy.config import Settings
+from proxy.errors import GatewayError, error_response
+from proxy.events import EventBus, Phase
+from proxy.gateway_keys import GatewayKeyIndex, is_gateway_key
+from proxy.pricing import PriceBook
+from proxy.records import (
+    COST_COMPUTED,
+    COST_ESTIMATED,
+    STATUS_CLIENT_DISCONNECTED,
+    STATUS_TIMEOUT,
+    STATUS_UPSTREAM_ERROR,
+    RequestRecord,
+    Usage,
+    utc_now,
+)
+from proxy.registry import AUTH_BEARER, AUTH_GOOG, AUTH_X_API_KEY
+from proxy.requestbody import read_body, rewrite_body
+from proxy.routing import (
+    ANTHROPIC_ROUTES,
+    OPENAI_ROUTES,
+    Route,
+    anthropic_route,
+    is_stream_path,
+    openai_route,
+    raw_route,
+)
+from proxy.sse import SSEParser
+from proxy.streams import EventSplitter, is_usage_only_chunk
+from proxy.usage import UsageMeter
+
+log = logging.getLogger(__name__)
+
+# Never forwarded either way: they describe one hop, not the message.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+AUTH_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
+# The body is decompressed on the way through, so these no longer describe it.
+RESPONSE_DROP = HOP_BY_HOP | {"content-encoding"}
+
+SecretLookup = Callable[[str], Awaitable[str | None]]
+
+
+class Forwarder:
+    """Turns one client request into one upstream call and one record."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session,
+        prices: PriceBook,
+        bus: EventBus,
+        submit: Callable[[RequestRecord], None],
+        secret_for: SecretLookup,
+        gateway_keys: GatewayKeyIndex,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.prices = prices
+        self.bus = bus
+        self.submit = submit
+        self.secret_for = secret_for
+        self.gateway_keys = gateway_keys
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Answer one request on a gateway route; always leaves exactly one record."""
+        flight = Flight(request)
+        try:
+            return await self._forward(request, flight)
+        except GatewayError as exc:
+            flight.record.status = exc.status
+            flight.record.error = exc.message
+            return error_response(flight.dialect, exc)
+        except asyncio.CancelledError:
+            flight.record.status = STATUS_CLIENT_DISCONNECTED
+            raise
+        except ConnectionResetError:
+            flight.record.status = STATUS_CLIENT_DISCONNECTED
+            return flight.response or web.Response(status=499)
+        except Exception:
+            log.exception("unexpected failure forwarding %s", request.path)
+            flight.record.status = STATUS_UPSTREAM_ERROR
+            flight.record.error = "internal gateway error"
+            error = GatewayError(500, "The gateway failed unexpectedly; see its log.")
+            return error_response(flight.dialect, error)
+        finally:
+            self._finish(flight)
+
+    async def _forward(
+        self, request: web.BaseRequest, flight: Flight
+    ) -> web.StreamResponse:
+        body = await read_body(request, self.settings.max_body_bytes)
+        flight.body_size = len(body)
+        route, payload = self._route(request, body, flight)
+        record = flight.record
+        record.provider = route.provider.id
+        record.model = route.model
+        flight.route = route
+        headers = await self._upstream_headers(request, route, record)
+        body, flight.strip_usage = rewrite_body(body, payload, route)
+        self.bus.emit(Phase.STARTED, record)
+        return await self._call(request, flight, headers, body)
+
+    def _route(
+        self, request: web.BaseRequest, body: bytes, flight: Flight
+    ) -> tuple[Route, dict | None]:
+        path = request.path
+        if path in OPENAI_ROUTES or path in ANTHROPIC_ROUTES:
+            payload = _json_object(body)
+            requested = payload.get("model")
+            if not isinstance(requested, str) or not requested:
+                raise GatewayError(
+                    400,
+                    "The request body needs a 'model' field naming the model, such as "
+                    "'openai/gpt-4o' or 'claude-sonnet-4-5'.",
+                    "invalid_model",
+                )
+            flight.record.stream = payload.get("stream") is True
+            if path in ANTHROPIC_ROUTES:
+                return anthropic_route(path, requested, self.settings), payload
+            return openai_route(path, requested, self.settings), payload
+        pid, _, rest = path.lstrip("/").partition("/")
+        payload = _json_or_none(body)
+        model = payload.get("model") if payload else None
+        route = raw_route(
+            pid, rest, model if isinstance(model, str) else None, self.settings
+        )
+        if request.query_string:
+            route.url += "?" + request.query_string
+        flight.dialect = route.dialect
+        flight.record.stream = is_stream_path(rest) or bool(
+            payload and payload.get("stream") is True
+        )
+        return route, payload
+
+    async def _upstream_headers(
+        self, request: web.BaseRequest, route: Route, record: RequestRecord
+    ) -> CIMultiDict:
+        incoming = request.headers
+        headers = CIMultiDict(
+            (k, v)
+            for k, v in incoming.items()
+            if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-kilo-")
+        )
+        token = _credential(incoming, request)
+        project = incoming.get("x-kilo-project")
+        record.surface = surface_of(incoming)
+        if token and is_gateway_key(token):
+            key = await self.gateway_keys.lookup_or_refresh(token)
+            if key is None:
+                raise GatewayError(
+                    401,
+                    "This gateway key is unknown or revoked. Create a new one with "
+                    "'kilo-tui gateway-key create --project NAME'.",
+                    "invalid_gateway_key",
+                )
+            record.gateway_key_id = key.id
+            project = key.project
+            token = None
+        elif self.settings.require_gateway_key and (
+            not token or not self.settings.allow_client_credentials
+        ):
+            raise GatewayError(
+                401,
+                "This gateway requires a gateway key (Bearer sk-kilo-…). "
+                "Create one with 'kilo-tui gateway-key create --project NAME'.",
+                "gateway_key_required",
+            )
+        record.project = clean_label(project) if project else "default"
+        if token:
+            return headers  # the client's own credential goes through unchanged
+        await self._apply_stored_key(headers, route)
+        return headers
+
+    async def _apply_stored_key(self, headers: CIMultiDict, route: Route) -> None:
+        provider = route.provider
+        for name in AUTH_HEADERS:
+            headers.popall(name, None)
+        for name, value in provider.extra_headers.items():
+            headers.setdefault(name, value)
+        secret = await self.secret_for(provider.id)
+        if secret is None:
+            if provider.key_optional:
+                return
+            raise GatewayError(
+                401,
+                f"No {provider.name} key is stored. Add one with "
+                f"'kilo-tui keys add {provider.id}' (it reads the key from standard "
+                "input), or send your own key with the request.",
+                "no_provider_key",
+            )
+        if provider.auth == AUTH_X_API_KEY:
+            headers["x-api-key"] = secret
+        elif provider.auth == AUTH_GOOG:
+            headers["x-goog-api-key"] = secret
+        elif provider.auth == AUTH_BEARER:
+            headers["Authorization"] = f"Bearer {secret}"
+
+    async def _call(
+        self,
+        request: web.BaseRequest,
+        flight: Flight,
+        headers: CIMultiDict,
+        body: bytes,
+    ) -> web.StreamResponse:
+        route = flight.route
+        record = flight.record
+        try:
+            async with self.session.request(
+                request.method,
+                route.url,
+                data=body or None,
+                headers=headers,
+                allow_redirects=False,
+            ) as answer:
+                record.status = answer.status
+                record.ttfb_ms = flight.elapsed_ms()
+                if _is_event_stream(answer):
+                    return await self._relay_stream(request, flight, answer)
+                return await self._relay_body(flight, answer)
+        except (TimeoutError, upstream.ReadTimeout) as exc:
+            return (
+                self._upstream_failed(
+                    flight,
+                    504,
+                    STATUS_TIMEOUT,
+                    f"{route.provider.name} did not answer in time",
+                )
+                if flight.response is None
+                else _ended(flight, STATUS_TIMEOUT, exc)
+            )
+        except upstream.ConnectError as exc:
+            return self._upstream_failed(
+                flight,
+                502,
+                STATUS_UPSTREAM_ERROR,
+                f"{route.provider.name} is unreachable at {_origin(route.url)} "
+                f"({type(exc).__name__}). Check the network or its base_url.",
+            )
+        except upstream.UpstreamError as exc:
+            if flight.response is not None:
+                return _ended(flight, STATUS_UPSTREAM_ERROR, exc)
+            return self._upstream_failed(
+                flight,
+                502,
+                STATUS_UPSTREAM_ERROR,
+                f"{route.provider.name} failed to answer ({type(exc).__name__}).",
+            )
+
+    def _upstream_failed(
+        self, flight: Flight, status: int, record_status: str, message: str
+    ) -> web.Response:
+        log.warning(
+            "upstream %s failed for model %s: %s",
+            flight.record.provider,
+            flight.record.model,
+            message,
+        )
+        flight.record.status = record_status
+        flight.record.error = message
+        error = GatewayError(status, message, record_status)
+        return error_response(flight.dialect, error)
+
+    async def _relay_body(self, flight: Flight, answer) -> web.Response:
+        body = await answer.read()
+        if answer.status < 400 and flight.route.metered:
+            _meter_body(flight.meter, body)
+        return web.Response(
+            status=answer.status, body=body, headers=_response_headers(answer)
+        )
+
+    async def _relay_stream(
+        self, request: web.BaseRequest, flight: Flight, answer
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            status=answer.status, headers=_response_headers(answer)
+        )
+        flight.response = response
+        await response.prepare(request)
+        self.bus.emit(Phase.STREAMING, flight.record)
+        parser = SSEParser()
+        meter = flight.meter
+        splitter = EventSplitter() if flight.strip_usage else None
+        async for chunk in answer.content.iter_any():
+            if splitter is None:
+                await response.write(chunk)
+            else:
+                await _write_without_usage_chunk(response, splitter, chunk)
+            for event in parser.feed(chunk):
+                flight.events += 1
+                meter.feed_event(event)
+        if splitter is not None and splitter.pending:
+            await response.write(splitter.pending)
+        await response.write_eof()
+        return response
+
+    def _finish(self, flight: Flight) -> None:
+        record = flight.record
+        record.latency_ms = flight.elapsed_ms()
+        if flight.route is None:
+            record.cost_usd = Decimal(0)
+            record.cost_source = COST_COMPUTED
+        else:
+            self._account(flight)
+        record.in_flight = False
+        self.submit(record)
+        self.bus.emit(Phase.FINISHED, record)
+
+    def _account(self, flight: Flight) -> None:
+        record = flight.record
+        meter = flight.meter
+        usage = meter.usage
+        record.usage = usage
+        if meter.stream_error and not record.error:
+            record.error = meter.stream_error
+        failed = not isinstance(record.status, int) or record.status >= 400
+        if not flight.route.metered or (failed and not _has_tokens(usage)):
+            # A request that produced nothing billable costs nothing.
+            record.cost_usd = Decimal(0)
+            record.cost_source = COST_COMPUTED
+            return
+        estimated = record.stream and not usage.complete
+        if estimated:
+            _estimate(usage, flight)
+        models = [m for m in (usage.response_model, flight.route.model) if m]
+        cost, source = self.prices.price(
+            record.provider, flight.route.provider.price_id, models, usage
+        )
+        record.cost_usd = cost
+        record.cost_source = (
+            COST_ESTIMATED if estimated and cost is not None else source
+        )
+
+
+class Flight:
+    """What the gateway knows about one request while it is under way."""
+
+    __slots__ = (
+        "start",
+        "record",
+        "dialect",
+        "route",
+        "response",
+        "strip_usage",
+        "events",
+        "body_size",
+        "_meter",
+    )
+
+    def __init__(self, request: web.BaseRequest) -> None:
+        self.start = time.perf_counter()
+        path = request.path
+        self.dialect = _dialect_of_path(path)
+        self.record = RequestRecord(
+            id=uuid.uuid4().hex,
+            started_at=utc_now(),
+            provider="",
+            model="",
+            path=path,
+            in_flight=True,
+        )
+        self.route: Route | None = None
+        self.response: web.StreamResponse | None = None
+        self.strip_usage = False
+        self.events = 0
+        self.body_size = 0
+        self._meter: UsageMeter | None = None
+
+    @property
+    def meter(self) -> UsageMeter:
+        """The usage meter for this request's dialect, made on first use."""
+        if self._meter is None:
+            self._meter = UsageMeter(self.route.dialect, self.route.provider.id)
+        return self._meter
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the request arrived."""
+        return (time.perf_counter() - self.start) * 1000.0
+
+
+def _dialect_of_path(path: str) -> str:
+    if path.startswith("/v1/messages") or path.startswith("/anthropic/"):
+        return "anthropic"
+    if path.startswith("/google/"):
+        return "gemini"
+    return "openai"
+
+
+def _json_object(body: bytes) -> dict:
+    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    if not body:
+        raise GatewayError(
+            400, "The request body is empty; send a JSON object.", "invalid_json"
+        )
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GatewayError(
+            400, f"The request body is not valid JSON ({exc}).", "invalid_json"
+        ) from None
+    if not isinstance(payload, dict):
+        raise GatewayError(
+            400, "The request body must be a JSON object.", "invalid_json"
+        )
+    return payload
+
+
+def _json_or_none(body: bytes) -> dict | None:
+    if not body or body[:1] not in (b"{", b" ", b"\n", b"\t", b"\r"):
+        return None
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _credential(headers, request: web.BaseRequest) -> str | None:
+    """The credential a client sent, from whichever header its SDK uses."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else auth
+    return (
+        headers.get("x-api-key")
+        or headers.get("x-goog-api-key")
+        or request.query.get("key")
+        or None
+    )
+
+
+def _is_event_stream(answer) -> bool:
+    return answer.headers.get("content-type", "").startswith("text/event-stream")
+
+
+def _response_headers(answer) -> CIMultiDict:
+    return CIMultiDict(
+        (k, v) for k, v in answer.headers.items() if k.lower() not in RESPONSE_DROP
+    )
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _ended(flight: Flight, status: str, exc: BaseException) -> web.StreamResponse:
+    """A stream the provider broke off: the client sees it end, the record says why."""
+    log.warning(
+        "stream from %s for %s ended early: %s",
+        flight.record.provider,
+        flight.record.model,
+        type(exc).__name__,
+    )
+    flight.record.status = status
+    flight.record.error = f"the provider's stream ended early ({type(exc).__name__})"
+    return flight.response
+
+
+async def _write_without_usage_chunk(
+    response: web.StreamResponse, splitter: EventSplitter, chunk: bytes
+) -> None:
+    """Pass events on whole, less the usage-only chunk the client did not ask for."""
+    out = [event for event in splitter.feed(chunk) if not is_usage_only_chunk(event)]
+    if out:
+        await response.write(b"".join(out))
+
+
+def _meter_body(meter: UsageMeter, body: bytes) -> None:
+    """Read usage from a whole JSON answer; exact decimals keep reported costs exact."""
+    try:
+        payload = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        return
+    if isinstance(payload, dict):
+        meter.feed_json(payload)
+
+
+def _has_tokens(usage: Usage) -> bool:
+    return bool(usage.input_tokens or usage.output_tokens)
+
+
+def _estimate(usage: Usage, flight: Flight) -> None:
+    """Fill counts a cut stream never reported: about one token per streamed event,
+    four bytes of request per prompt token."""
+    if not usage.input_tokens:
+        usage.input_tokens = flight.body_size // 4
+    usage.output_tokens = max(usage.output_tokens, flight.events)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts local clients."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

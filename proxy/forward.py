@@ -295,7 +295,7 @@ class Forwarder:
     async def _relay_body(self, flight: Flight, answer) -> web.Response:
         body = await answer.read()
         if answer.status < 400 and flight.route.metered:
-            _meter_body(flight.meter, body)
+            flight.meter.feed_body(body)
         return web.Response(
             status=answer.status, body=body, headers=_response_headers(answer)
         )
@@ -345,7 +345,8 @@ class Forwarder:
         if meter.stream_error and not record.error:
             record.error = meter.stream_error
         failed = not isinstance(record.status, int) or record.status >= 400
-        if not flight.route.metered or (failed and not _has_tokens(usage)):
+        produced = _has_tokens(usage) or (record.stream and flight.events > 0)
+        if not flight.route.metered or (failed and not produced):
             # A request that produced nothing billable costs nothing.
             record.cost_usd = Decimal(0)
             record.cost_source = COST_COMPUTED
@@ -495,16 +496,6 @@ async def _write_without_usage_chunk(
     out = [event for event in splitter.feed(chunk) if not is_usage_only_chunk(event)]
     if out:
         await response.write(b"".join(out))
-
-
-def _meter_body(meter: UsageMeter, body: bytes) -> None:
-    """Read usage from a whole JSON answer; exact decimals keep reported costs exact."""
-    try:
-        payload = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        return
-    if isinstance(payload, dict):
-        meter.feed_json(payload)
 
 
 def _has_tokens(usage: Usage) -> bool:

@@ -14,7 +14,7 @@ from ipaddress import ip_address
 from aiohttp import web
 
 from proxy import upstream
-from proxy.config import Paths, Settings
+from proxy.config import ConfigError, Paths, Settings
 from proxy.errors import GatewayError, error_response
 from proxy.events import EventBus
 from proxy.forward import Forwarder, is_loopback
@@ -74,13 +74,14 @@ class Gateway:
         self.host = host or self.settings.host
         self.port = self.settings.port if port is None else port
         self._loopback = is_loopback(self.host)
+        prices = _price_book(self.settings)
         await self.store.open()
         await self.gateway_keys.refresh()
         self._session = upstream.open_session(self.settings)
         self._forwarder = Forwarder(
             self.settings,
             self._session,
-            PriceBook(self.settings.prices),
+            prices,
             self.bus,
             self.store.submit,
             self.secret_for,
@@ -154,6 +155,13 @@ class Gateway:
         if first in self.settings.providers and path.count("/") >= 2:
             return await self._forwarder.handle(request)
         return _not_found(path, self.settings)
+
+
+def _price_book(settings: Settings) -> PriceBook:
+    try:
+        return PriceBook(settings.prices)
+    except ValueError as exc:
+        raise ConfigError(f"config.toml [prices]: {exc}") from exc
 
 
 def _is_local(remote: str | None) -> bool:

@@ -118,7 +118,7 @@ class MockProvider:
                     request.method,
                     request.path,
                     request.query_string,
-                    dict(request.headers),
+                    {k.lower(): v for k, v in request.headers.items()},
                     body,
                 )
             )
@@ -129,6 +129,10 @@ class MockProvider:
     async def _generate(self, request: web.Request, body: bytes) -> web.StreamResponse:
         fault = request.headers.get("x-mock-fault", "")
         dialect = _dialect(request.path)
+        # A provider's thinking time before its first byte, for realistic demos.
+        delay_ms = _number(request.headers.get("x-mock-delay-ms"))
+        if delay_ms > 0:
+            await asyncio.sleep(min(delay_ms, 60_000) / 1000)
         if fault.startswith("status:"):
             return _error(dialect, int(fault.split(":", 1)[1]))
         if fault == "hang":
@@ -222,6 +226,14 @@ def _chunk_bytes(chunk: str | dict) -> bytes:
     if isinstance(chunk, dict):
         return bytes.fromhex(chunk["hex"])
     return chunk.encode()
+
+
+def _number(text: str | None) -> float:
+    """A header's number, 0 when it is missing or not a number."""
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _dialect(path: str) -> str:

@@ -73,7 +73,9 @@ async def test_unreachable_provider_is_502_naming_it(start_gateway):
         port = probe.getsockname()[1]
     config = {"providers": {"openai": {"base_url": f"http://127.0.0.1:{port}/v1"}}}
     gateway = await start_gateway(config, keys={"openai": "sk-test-unreachable"})
-    answer = await _post(gateway, CHAT, json={"model": "openai/gpt-4o", "messages": SAY_OK})
+    answer = await _post(
+        gateway, CHAT, json={"model": "openai/gpt-4o", "messages": SAY_OK}
+    )
     assert answer.status_code == 502
     assert "OpenAI is unreachable" in answer.json()["error"]["message"]
     (record,) = await stored_records(gateway)

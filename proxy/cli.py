@@ -148,8 +148,10 @@ def build_parser() -> Parser:
 
 
 def _usage(parser: Parser) -> int:
-    parser.print_usage(sys.stderr)
-    raise UsageError("choose a command")
+    raise UsageError(
+        "choose a command: serve, keys, gateway-key, export or report "
+        f"(see: {parser.prog} --help)"
+    )
 
 
 def _command(sub, name: str, run: Callable, help: str) -> Parser:

@@ -250,33 +250,21 @@ class Forwarder:
                     return await self._relay_stream(request, flight, answer)
                 return await self._relay_body(flight, answer)
         except (TimeoutError, upstream.ReadTimeout) as exc:
-            return (
-                self._upstream_failed(
-                    flight,
-                    504,
-                    STATUS_TIMEOUT,
-                    f"{route.provider.name} did not answer in time",
-                )
-                if flight.response is None
-                else _ended(flight, STATUS_TIMEOUT, exc)
-            )
+            if flight.response is not None:
+                return await _ended(flight, STATUS_TIMEOUT, exc)
+            message = f"{route.provider.name} did not answer in time"
+            return self._upstream_failed(flight, 504, STATUS_TIMEOUT, message)
         except upstream.ConnectError as exc:
-            return self._upstream_failed(
-                flight,
-                502,
-                STATUS_UPSTREAM_ERROR,
+            message = (
                 f"{route.provider.name} is unreachable at {_origin(route.url)} "
-                f"({type(exc).__name__}). Check the network or its base_url.",
+                f"({type(exc).__name__}). Check the network or its base_url."
             )
+            return self._upstream_failed(flight, 502, STATUS_UPSTREAM_ERROR, message)
         except upstream.UpstreamError as exc:
             if flight.response is not None:
-                return _ended(flight, STATUS_UPSTREAM_ERROR, exc)
-            return self._upstream_failed(
-                flight,
-                502,
-                STATUS_UPSTREAM_ERROR,
-                f"{route.provider.name} failed to answer ({type(exc).__name__}).",
-            )
+                return await _ended(flight, STATUS_UPSTREAM_ERROR, exc)
+            message = f"{route.provider.name} failed to answer ({type(exc).__name__})."
+            return self._upstream_failed(flight, 502, STATUS_UPSTREAM_ERROR, message)
 
     def _upstream_failed(
         self, flight: Flight, status: int, record_status: str, message: str
@@ -476,7 +464,7 @@ def _origin(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def _ended(flight: Flight, status: str, exc: BaseException) -> web.StreamResponse:
+async def _ended(flight: Flight, status: str, exc: BaseException) -> web.StreamResponse:
     """A stream the provider broke off: the client sees it end, the record says why."""
     log.warning(
         "stream from %s for %s ended early: %s",
@@ -486,6 +474,7 @@ def _ended(flight: Flight, status: str, exc: BaseException) -> web.StreamRespons
     )
     flight.record.status = status
     flight.record.error = f"the provider's stream ended early ({type(exc).__name__})"
+    await flight.response.write_eof()
     return flight.response
 
 

@@ -461,7 +461,11 @@ class RequestStore:
         """Create or upgrade the database and start the writer; StoreError if bad."""
         await asyncio.to_thread(self._prepare)
         self._db = await _connect(self.path)
-        self.reader = await _connect(self.path, query_only=True)
+        try:
+            self.reader = await _connect(self.path, query_only=True)
+        except BaseException:
+            await self._db.close()
+            raise
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="kilo-tui store writer")
 
@@ -474,7 +478,10 @@ class RequestStore:
             conn.close()
 
     def submit(self, record: RequestRecord) -> None:
-        """Queue a finished record for the next batch; never blocks, never awaits."""
+        """Queue a finished record for the next batch; never blocks, never awaits.
+
+        Call it on the event loop that opened the store (the gateway's).
+        """
         if self._task is not None and self._task.done():
             raise StoreError(f"the request log {self.path} is closed")
         self._pending.append(record_row(record))
@@ -607,9 +614,14 @@ class RequestStore:
 async def _connect(path: Path, *, query_only: bool = False) -> aiosqlite.Connection:
     """An aiosqlite connection in autocommit mode; transactions are explicit."""
     conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    if query_only:
-        await conn.execute("PRAGMA query_only=ON")
+    try:
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        if query_only:
+            await conn.execute("PRAGMA query_only=ON")
+    except BaseException:
+        # Its worker thread would otherwise keep the process alive at exit.
+        await conn.close()
+        raise
     return conn
 
 

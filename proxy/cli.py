@@ -380,12 +380,13 @@ def _key_row(key: StoredKey) -> tuple[str, ...]:
 
 
 def _where_stored(store: KeyStore, keys: list[StoredKey]) -> str:
-    """One plain sentence about the fallback file, when it is or would be used."""
-    in_file = [k for k in keys if k.stored_in == "file"]
-    if store.is_fallback or in_file:
+    """One plain sentence on where secrets are, naming the fallback file if used."""
+    where = f"the fallback file {store.file.path} (readable by you only)"
+    if store.is_fallback:
+        return f"No usable OS keyring was found, so secrets are kept in {where}."
+    if any(k.stored_in == "file" for k in keys):
         return (
-            f"Secrets marked 'file' are in the fallback file {store.file.path}, "
-            "readable by you only, not in an OS keyring. New keys go to "
+            f"Keys marked 'file' are in {where}; new keys go to "
             f"{store.backend_description}."
         )
     return f"Secrets are in {store.backend_description}."
@@ -407,9 +408,11 @@ def cmd_keys_test(args: argparse.Namespace) -> int:
             f"kilo-tui keys add {provider.id}"
         )
     result = check_key(provider, secret, timeout=settings.connect_timeout)
-    store.record_check(
-        provider.id, key.label, result.status, result.latency_ms, result.detail
-    )
+    # The same detail text the console writes, model count last.
+    detail = result.detail
+    if result.models is not None:
+        detail = f"{detail}, {result.models} models"
+    store.record_check(provider.id, key.label, result.status, result.latency_ms, detail)
     print(_check_line(provider, key, result))
     if not result.ok:
         raise Failure(_check_advice(provider, key, result.status))
@@ -537,8 +540,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 async def _export(paths: Paths, args, since, until) -> int:
     db = await open_reader(paths.database(args.demo))
     try:
+        # Closed before the connection, even when stdout goes away mid-way.
         rows = queries.iter_export_rows(db, since, until)
-        await queries.write_export(rows, sys.stdout, args.format)
+        async with contextlib.aclosing(rows):
+            await queries.write_export(rows, sys.stdout, args.format)
     finally:
         await db.close()
     sys.stdout.flush()
@@ -593,7 +598,7 @@ def _report_table(args, since, until, groups, total) -> str:
     lines = [title, _table(headers, rows)]
     if total.unpriced:
         lines.append(
-            f"{total.unpriced} request(s) had no known price: they are counted under "
+            f"{total.unpriced:,} request(s) had no known price: they are counted under "
             "UNPRICED, not in COST. Add a price under [prices] in config.toml."
         )
     return "\n".join(lines)
@@ -616,10 +621,14 @@ def _report_row(f: queries.Figures, by: str, label: str | None = None) -> tuple:
 
 def tokens(count: int) -> str:
     """A token count for reading: 950, 12.3k, 4.56M."""
-    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
-        if count >= size:
-            return f"{count / size:.3g}{suffix}"
-    return str(count)
+    value, suffix = float(count), ""
+    for bigger in ("k", "M", "B"):
+        if round(value) < 1000:
+            break
+        value, suffix = value / 1000, bigger
+    if not suffix:
+        return str(count)
+    return (f"{value:.3g}" if value < 1000 else f"{value:,.0f}") + suffix
 
 
 def usd(cost: Decimal | None) -> str:

@@ -50,8 +50,9 @@ _FETCH = 2000
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """Requests, tokens and cost of one group (or of everything, group None)."""
+    """Requests, tokens and cost of one group, or of the whole window (totals)."""
 
+    # None in totals, and by key for requests made without a gateway key.
     group: str | None
     requests: int = 0
     input_tokens: int = 0
@@ -59,7 +60,8 @@ class Figures:
     cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
-    # Sum over the priced requests; None when none of them had a price.
+    # Sum over the priced requests, each rounded to the pico-dollar; None when
+    # none of them had a price.
     cost: Decimal | None = None
     # Requests with no known price: counted here, never as $0 in cost.
     unpriced: int = 0

@@ -352,6 +352,8 @@ def test_cost_formatting():
     assert cli.usd(Decimal("0.00012345678")) == "$0.0001235"
     assert cli.usd(Decimal("0.0000000001234")) == "$0.000000000123"
     assert cli.tokens(999) == "999" and cli.tokens(12_345) == "12.3k"
+    assert cli.tokens(999_700) == "1M" and cli.tokens(313_200_000) == "313M"
+    assert cli.tokens(12_345_000_000_000) == "12,345B"
 
 
 # --- serve --------------------------------------------------------------------

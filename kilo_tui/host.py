@@ -60,7 +60,11 @@ class GatewayHost:
         try:
             self.paths.ensure()
             self.gateway = Gateway(
-                self.settings, self.paths, demo=self.demo, keystore=KeyStore(self.paths)
+                self.settings,
+                self.paths,
+                demo=self.demo,
+                keystore=KeyStore(self.paths, database=self.paths.database(self.demo)),
+                capture=True,
             )
             self.gateway.bus.subscribe(self.feed)
             self._thread = GatewayThread(self.gateway)

@@ -135,7 +135,12 @@ def _logging_to_stderr() -> Iterator[None]:
 
 def build_parser() -> Parser:
     """Every subcommand, its options and its help."""
-    parser = Parser(prog=PROG, description="A local LLM gateway that records cost.")
+    parser = Parser(
+        prog=PROG,
+        description="A local LLM gateway that records what every request cost.",
+        epilog="With no command, `kilo-tui` opens the console with the gateway "
+        "inside it; `kilo-tui --demo` opens it on simulated traffic, no key needed.",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.set_defaults(run=lambda _args: _usage(parser))
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")

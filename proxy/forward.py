@@ -10,12 +10,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from ipaddress import ip_address
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy import upstream
 from proxy.attribution import clean_label, surface_of
+from proxy.capture import CaptureBuffer
 from proxy.config import Settings
 from proxy.errors import GatewayError, error_response
 from proxy.events import EventBus, Phase
@@ -32,7 +34,7 @@ from proxy.records import (
     utc_now,
 )
 from proxy.registry import AUTH_BEARER, AUTH_GOOG, AUTH_X_API_KEY
-from proxy.requestbody import read_body, rewrite_body
+from proxy.requestbody import read_body, rewrite_body, upstream_data
 from proxy.routing import (
     ANTHROPIC_ROUTES,
     OPENAI_ROUTES,
@@ -69,6 +71,9 @@ AUTH_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 # The body is decompressed on the way through, so these no longer describe it.
 RESPONSE_DROP = HOP_BY_HOP | {"content-encoding"}
 
+# How often a running stream's record is re-announced with its usage so far.
+PROGRESS_INTERVAL = 0.5
+
 SecretLookup = Callable[[str], Awaitable[str | None]]
 
 
@@ -92,6 +97,8 @@ class Forwarder:
         self.submit = submit
         self.secret_for = secret_for
         self.gateway_keys = gateway_keys
+        # Set by whoever wants to inspect recent requests (the console); None is off.
+        self.captures: CaptureBuffer | None = None
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Answer one request on a gateway route; always leaves exactly one record."""
@@ -128,6 +135,8 @@ class Forwarder:
         record.model = route.model
         flight.route = route
         headers = await self._upstream_headers(request, route, record)
+        if self.captures is not None:
+            self.captures.begin(record.id, request.headers, body)
         body, flight.strip_usage = rewrite_body(body, payload, route)
         self.bus.emit(Phase.STARTED, record)
         return await self._call(request, flight, headers, body)
@@ -156,8 +165,9 @@ class Forwarder:
         route = raw_route(
             pid, rest, model if isinstance(model, str) else None, self.settings
         )
-        if request.query_string:
-            route.url += "?" + request.query_string
+        query = _forwarded_query(request)
+        if query:
+            route.url += "?" + query
         flight.dialect = route.dialect
         flight.record.stream = is_stream_path(rest) or bool(
             payload and payload.get("stream") is True
@@ -173,7 +183,7 @@ class Forwarder:
             for k, v in incoming.items()
             if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-kilo-")
         )
-        token = _credential(incoming, request)
+        token = client_credential(incoming, request)
         project = incoming.get("x-kilo-project")
         record.surface = surface_of(incoming)
         if token and is_gateway_key(token):
@@ -240,12 +250,14 @@ class Forwarder:
             async with self.session.request(
                 request.method,
                 route.url,
-                data=body or None,
+                data=upstream_data(body),
                 headers=headers,
                 allow_redirects=False,
             ) as answer:
                 record.status = answer.status
                 record.ttfb_ms = flight.elapsed_ms()
+                if self.captures is not None:
+                    self.captures.answer(record.id, answer.headers)
                 if _is_event_stream(answer):
                     return await self._relay_stream(request, flight, answer)
                 return await self._relay_body(flight, answer)
@@ -284,6 +296,8 @@ class Forwarder:
         body = await answer.read()
         if answer.status < 400 and flight.route.metered:
             flight.meter.feed_body(body)
+        if self.captures is not None:
+            self.captures.body(flight.record.id, body)
         return web.Response(
             status=answer.status, body=body, headers=_response_headers(answer)
         )
@@ -300,6 +314,8 @@ class Forwarder:
         parser = SSEParser()
         meter = flight.meter
         splitter = EventSplitter() if flight.strip_usage else None
+        captures = self.captures
+        next_update = time.perf_counter() + PROGRESS_INTERVAL
         async for chunk in answer.content.iter_any():
             if splitter is None:
                 await response.write(chunk)
@@ -308,10 +324,20 @@ class Forwarder:
             for event in parser.feed(chunk):
                 flight.events += 1
                 meter.feed_event(event)
+            if captures is not None:
+                captures.body(flight.record.id, chunk)
+            if time.perf_counter() >= next_update:
+                next_update = time.perf_counter() + PROGRESS_INTERVAL
+                self._progress(flight)
         if splitter is not None and splitter.pending:
             await response.write(splitter.pending)
         await response.write_eof()
         return response
+
+    def _progress(self, flight: Flight) -> None:
+        """Tell listeners how far a running stream has got, a few times a second."""
+        flight.record.usage = flight.meter.usage
+        self.bus.emit(Phase.STREAMING, flight.record)
 
     def _finish(self, flight: Flight) -> None:
         record = flight.record
@@ -435,7 +461,7 @@ def _json_or_none(body: bytes) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _credential(headers, request: web.BaseRequest) -> str | None:
+def client_credential(headers, request: web.BaseRequest) -> str | None:
     """The credential a client sent, from whichever header its SDK uses."""
     auth = headers.get("authorization")
     if auth:
@@ -447,6 +473,19 @@ def _credential(headers, request: web.BaseRequest) -> str | None:
         or request.query.get("key")
         or None
     )
+
+
+def _forwarded_query(request: web.BaseRequest) -> str:
+    """The query string to send upstream: a gateway key given as ?key= stays here."""
+    key = request.query.get("key")
+    if key is None or not is_gateway_key(key):
+        return request.query_string
+    kept = [
+        (k, v)
+        for k, v in request.query.items()
+        if not (k == "key" and is_gateway_key(v))
+    ]
+    return urlencode(kept)
 
 
 def _is_event_stream(answer) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import signal
 import threading
@@ -14,12 +15,13 @@ from ipaddress import ip_address
 from aiohttp import web
 
 from proxy import upstream
+from proxy.capture import CaptureBuffer
 from proxy.config import ConfigError, Paths, Settings
 from proxy.errors import GatewayError, error_response
 from proxy.events import EventBus
-from proxy.forward import Forwarder, is_loopback
+from proxy.forward import Forwarder, client_credential, is_loopback
 from proxy.gateway_keys import GatewayKeyIndex
-from proxy.keystore import KeyStore
+from proxy.keystore import KeyStore, KeyStoreError
 from proxy.models import ModelLister
 from proxy.pricing import PriceBook
 from proxy.routing import ANTHROPIC_ROUTES, OPENAI_ROUTES
@@ -45,6 +47,7 @@ class Gateway:
         *,
         demo: bool = False,
         keystore: KeyStore | None = None,
+        capture: bool = False,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -62,6 +65,8 @@ class Gateway:
         self._models: ModelLister | None = None
         self._forwarder: Forwarder | None = None
         self._loopback = True
+        # Recent headers and bodies in memory, for a console that shows them.
+        self.captures = CaptureBuffer() if capture else None
 
     @property
     def base_url(self) -> str:
@@ -70,11 +75,14 @@ class Gateway:
         return f"http://{host}:{self.port}"
 
     async def start(self, host: str | None = None, port: int | None = None) -> None:
-        """Open the log and start serving; raises BindError or StoreError."""
+        """Open the log and start serving; raises BindError, StoreError, or
+        KeyStoreError when the fallback secrets file is readable by others."""
         self.host = host or self.settings.host
         self.port = self.settings.port if port is None else port
         self._loopback = is_loopback(self.host)
         prices = _price_book(self.settings)
+        # Refuse at once rather than fail each request that needs a stored key.
+        await asyncio.to_thread(self.keys.file.read)
         await self.store.open()
         await self.gateway_keys.refresh()
         self._session = upstream.open_session(self.settings)
@@ -87,6 +95,7 @@ class Gateway:
             self.secret_for,
             self.gateway_keys,
         )
+        self._forwarder.captures = self.captures
         self._models = ModelLister(self.settings, self.secret_for)
         self._server = HttpServer(self._dispatch)
         try:
@@ -121,7 +130,16 @@ class Gateway:
         now = time.monotonic()
         if cached is not None and (cached[0] is not None or cached[1] > now):
             return cached[0]
-        secret = await asyncio.to_thread(self.keys.secret, provider_id)
+        try:
+            secret = await asyncio.to_thread(self.keys.secret, provider_id)
+        except KeyStoreError as exc:
+            log.error("cannot read the stored %s key: %s", provider_id, exc)
+            raise GatewayError(
+                500,
+                f"The gateway cannot read its stored {provider_id} key; its log "
+                "says why and how to fix it.",
+                "key_store_error",
+            ) from None
         self._secrets[provider_id] = (secret, now + _MISSING_KEY_TTL)
         return secret
 
@@ -138,23 +156,41 @@ class Gateway:
                 log.exception("could not reload gateway keys")
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
-        if self._loopback and not _is_local(request.remote):
+        if self._loopback and not _from_this_machine(request):
             return _refuse_remote()
         path = request.path
         if path in OPENAI_ROUTES or path in ANTHROPIC_ROUTES:
             if request.method != "POST":
                 return _method_not_allowed(path)
             return await self._forwarder.handle(request)
+        raw = self._is_raw_route(path)
+        # Forwarded requests are checked (and recorded) by the forwarder.
+        if self.settings.require_gateway_key and not raw:
+            if not await self._holds_gateway_key(request):
+                return _gateway_key_required()
         if path == "/v1/models" and request.method == "GET":
-            return json_response(await self._models.list())
+            try:
+                return json_response(await self._models.list())
+            except GatewayError as exc:
+                return error_response("openai", exc)
         if path in ("/", "/health"):
             return json_response(
                 {"name": "kilo-tui", "status": "ok", "demo": self.demo}
             )
-        first = path.lstrip("/").split("/", 1)[0]
-        if first in self.settings.providers and path.count("/") >= 2:
+        if raw:
             return await self._forwarder.handle(request)
         return _not_found(path, self.settings)
+
+    def _is_raw_route(self, path: str) -> bool:
+        """Whether a path is /{provider}/{path}, the provider's own API."""
+        first = path.lstrip("/").split("/", 1)[0]
+        return first in self.settings.providers and path.count("/") >= 2
+
+    async def _holds_gateway_key(self, request: web.BaseRequest) -> bool:
+        token = client_credential(request.headers, request)
+        return bool(token) and (
+            await self.gateway_keys.lookup_or_refresh(token) is not None
+        )
 
 
 def _price_book(settings: Settings) -> PriceBook:
@@ -162,6 +198,34 @@ def _price_book(settings: Settings) -> PriceBook:
         return PriceBook(settings.prices)
     except ValueError as exc:
         raise ConfigError(f"config.toml [prices]: {exc}") from exc
+
+
+def _from_this_machine(request: web.BaseRequest) -> bool:
+    """Whether a request comes from a program on this machine, not a web page.
+
+    A page in the user's browser can make it call a loopback port, cross-origin
+    (the browser then sends Origin) or through DNS rebinding (the page's own name
+    then comes as Host); neither may spend the user's keys.
+    """
+    if not _is_local(request.remote):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None and not _is_local_name(origin.partition("://")[2]):
+        return False
+    host = request.headers.get("host")
+    return host is None or _is_local_name(host)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_local_name(authority: str) -> bool:
+    """Whether a Host value or an origin's host:port names this machine."""
+    if authority.startswith("["):
+        host = authority[1:].partition("]")[0]
+    elif authority.count(":") == 1:
+        host = authority.partition(":")[0]
+    else:
+        host = authority
+    return is_loopback(host) or host.endswith(".localhost")
 
 
 def _is_local(remote: str | None) -> bool:
@@ -178,6 +242,16 @@ def _refuse_remote() -> web.Response:
         403,
         "This gateway only answers clients on this machine.",
         "not_local",
+    )
+    return error_response("openai", error)
+
+
+def _gateway_key_required() -> web.Response:
+    error = GatewayError(
+        401,
+        "This gateway requires a gateway key (Bearer sk-kilo-…). "
+        "Create one with 'kilo-tui gateway-key create --project NAME'.",
+        "gateway_key_required",
     )
     return error_response("openai", error)
 

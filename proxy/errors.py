@@ -61,7 +61,9 @@ def error_body(dialect: str, status: int, message: str, code: str) -> bytes:
                 "param": None,
             }
         }
-    return json.dumps(body, ensure_ascii=False).encode()
+    # A lone surrogate from a client's JSON escapes cannot be UTF-8; written back as
+    # its escape it stays inside its JSON string, where it came from.
+    return json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
 
 def error_response(dialect: str, error: GatewayError) -> web.Response:

@@ -122,7 +122,10 @@ class Forwarder:
             error = GatewayError(500, "The gateway failed unexpectedly; see its log.")
             return error_response(flight.dialect, error)
         finally:
-            self._finish(flight)
+            flight.record.latency_ms = flight.elapsed_ms()
+            # A JSON answer is written after this returns: pricing and logging it
+            # run just after, off the client's wait.
+            asyncio.get_running_loop().call_soon(self._finish, flight)
 
     async def _forward(
         self, request: web.BaseRequest, flight: Flight
@@ -209,7 +212,10 @@ class Forwarder:
             )
         record.project = clean_label(project) if project else "default"
         if token:
-            return headers  # the client's own credential goes through unchanged
+            # The client's own credential goes through unchanged; a gateway key it
+            # sent beside it is ours and must never reach a provider.
+            _drop_gateway_keys(headers)
+            return headers
         await self._apply_stored_key(headers, route)
         return headers
 
@@ -295,7 +301,7 @@ class Forwarder:
     async def _relay_body(self, flight: Flight, answer) -> web.Response:
         body = await answer.read()
         if answer.status < 400 and flight.route.metered:
-            flight.meter.feed_body(body)
+            flight.answer = body  # metered in _finish, after the client has it
         if self.captures is not None:
             self.captures.body(flight.record.id, body)
         return web.Response(
@@ -341,7 +347,6 @@ class Forwarder:
 
     def _finish(self, flight: Flight) -> None:
         record = flight.record
-        record.latency_ms = flight.elapsed_ms()
         if flight.route is None:
             record.cost_usd = Decimal(0)
             record.cost_source = COST_COMPUTED
@@ -354,6 +359,8 @@ class Forwarder:
     def _account(self, flight: Flight) -> None:
         record = flight.record
         meter = flight.meter
+        if flight.answer is not None:
+            meter.feed_body(flight.answer)
         usage = meter.usage
         record.usage = usage
         if meter.stream_error and not record.error:
@@ -390,6 +397,7 @@ class Flight:
         "strip_usage",
         "events",
         "body_size",
+        "answer",
         "_meter",
     )
 
@@ -410,6 +418,7 @@ class Flight:
         self.strip_usage = False
         self.events = 0
         self.body_size = 0
+        self.answer: bytes | None = None  # a JSON answer's body, to meter
         self._meter: UsageMeter | None = None
 
     @property
@@ -473,6 +482,17 @@ def client_credential(headers, request: web.BaseRequest) -> str | None:
         or request.query.get("key")
         or None
     )
+
+
+def _drop_gateway_keys(headers: CIMultiDict) -> None:
+    """Remove every credential header that holds a gateway key."""
+    for name in AUTH_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        scheme, _, rest = value.partition(" ")
+        if is_gateway_key(rest.strip() if scheme.lower() == "bearer" else value):
+            headers.popall(name)
 
 
 def _forwarded_query(request: web.BaseRequest) -> str:

@@ -10,6 +10,8 @@ import asyncio
 import gzip
 import json
 import random
+import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -22,9 +24,16 @@ FAULTS = (
     "cut",  # end a stream in the middle of an event
     "error-event",  # an error event inside a 200 stream
     "bad-json",  # a 200 whose body is not JSON
-    "bad-utf8",  # a 200 stream with invalid UTF-8 inside an event
-    "gzip",  # a gzip-encoded answer
+    "bad-utf8",  # a 200 answer with invalid UTF-8 inside its text
+    "gzip",  # a gzip-encoded answer, whole or streamed
+    "close",  # accept the request, then close the connection without answering
+    "slow-read",  # read the request body slowly, as a congested provider does
 )
+# Where a request keeps what the mock saw of it, for the writes that follow.
+_SEEN = web.RequestKey("mock.received", object)
+# How fast "slow-read" takes in a request body.
+SLOW_READ_BYTES = 256 * 1024
+SLOW_READ_PAUSE = 0.01
 
 
 @dataclass(slots=True)
@@ -36,6 +45,8 @@ class Received:
     query: str
     headers: dict[str, str]
     body: bytes
+    # Every byte the mock wrote back, in order, for byte-exact comparisons.
+    sent: bytearray = field(default_factory=bytearray)
 
     @property
     def json(self) -> dict | None:
@@ -43,6 +54,16 @@ class Received:
             return json.loads(self.body)
         except ValueError:
             return None
+
+
+@dataclass(slots=True)
+class Ended:
+    """How the mock's handling of one request ended, and when."""
+
+    path: str
+    # "finished", "cancelled" (the caller went away) or the exception's name.
+    outcome: str
+    at: float  # time.monotonic()
 
 
 @dataclass(slots=True)
@@ -74,6 +95,9 @@ class MockProvider:
         self.received: list[Received] = []
         self.script: deque[Scripted] = deque()
         self.keep_received = True
+        # Requests being handled now, and how each finished handling ended.
+        self.active = 0
+        self.ended: list[Ended] = []
         self._random = random.Random(self.options.seed)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -89,7 +113,8 @@ class MockProvider:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        # A deep accept queue: a load test opens hundreds of connections at once.
+        site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=1024)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
@@ -111,17 +136,35 @@ class MockProvider:
         )
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        self.active += 1
+        outcome = "finished"
+        try:
+            return await self._answer(request)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except BaseException as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            self.active -= 1
+            self.ended.append(Ended(request.path, outcome, time.monotonic()))
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("x-mock-fault") == "slow-read":
+            body = await _read_slowly(request)
+        else:
+            body = await request.read()
         if self.keep_received:
-            self.received.append(
-                Received(
-                    request.method,
-                    request.path,
-                    request.query_string,
-                    {k.lower(): v for k, v in request.headers.items()},
-                    body,
-                )
+            seen = Received(
+                request.method,
+                request.path,
+                request.query_string,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
             )
+            self.received.append(seen)
+            request[_SEEN] = seen
         if self.script:
             return await _play(request, self.script.popleft())
         return await self._generate(request, body)
@@ -136,6 +179,9 @@ class MockProvider:
         if fault.startswith("status:"):
             return _error(dialect, int(fault.split(":", 1)[1]))
         if fault == "hang":
+            await asyncio.sleep(3600)
+        if fault == "close":
+            request.transport.close()
             await asyncio.sleep(3600)
         if fault == "bad-json":
             return web.Response(body=b"{not json", content_type="application/json")
@@ -152,6 +198,8 @@ class MockProvider:
         if not stream:
             answer = _whole(dialect, plan)
             data = json.dumps(answer).encode()
+            if fault == "bad-utf8":
+                data = data.replace(b"the ", b"th\xff\xfe ", 1)
             if fault == "gzip":
                 return web.Response(
                     body=gzip.compress(data),
@@ -180,24 +228,29 @@ class MockProvider:
     async def _stream(
         self, request: web.Request, events: list[bytes], fault: str
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        headers = {"content-type": "text/event-stream"}
+        if fault == "gzip":
+            headers["content-encoding"] = "gzip"
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
+        write = _writer(request, response, gzipped=fault == "gzip")
         delay = self._delay(len(events))
         for index, event in enumerate(events):
             if fault == "stall" and index == len(events) // 2:
                 await asyncio.sleep(3600)
             if fault == "cut" and index == len(events) // 2:
-                await response.write(event[: len(event) // 2])
+                await write(event[: len(event) // 2])
                 request.transport.close()
                 return response
             if fault == "error-event" and index == len(events) // 2:
-                await response.write(_error_event(_dialect(request.path)))
+                await write(_error_event(_dialect(request.path)))
                 break
             if fault == "bad-utf8" and index == 1:
                 event = event.replace(b"data: ", b"data: \xff\xfe", 1)
-            await response.write(event)
+            await write(event)
             if delay:
                 await asyncio.sleep(delay)
+        await write(b"", last=True)
         await response.write_eof()
         return response
 
@@ -206,6 +259,34 @@ class MockProvider:
         if rate <= 0:
             return 0.0
         return self.options.output_tokens / rate / max(1, count)
+
+
+def _writer(request: web.Request, response: web.StreamResponse, gzipped: bool):
+    """A write function that keeps a copy of what was sent, gzip-encoded if asked."""
+    seen: Received | None = request.get(_SEEN)
+    packer = zlib.compressobj(wbits=31) if gzipped else None
+
+    async def write(data: bytes, last: bool = False) -> None:
+        if seen is not None:
+            seen.sent += data
+        if packer is not None:
+            # A sync flush per event keeps a compressed stream streaming.
+            data = packer.compress(data) + packer.flush(
+                zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+            )
+        if data:
+            await response.write(data)
+
+    return write
+
+
+async def _read_slowly(request: web.Request) -> bytes:
+    """The whole body, taken in at a trickle."""
+    parts = []
+    while chunk := await request.content.read(SLOW_READ_BYTES):
+        parts.append(chunk)
+        await asyncio.sleep(SLOW_READ_PAUSE)
+    return b"".join(parts)
 
 
 async def _play(request: web.Request, scripted: Scripted) -> web.StreamResponse:
@@ -258,6 +339,9 @@ def _error(dialect: str, status: int) -> web.Response:
     else:
         body = {"error": {"message": message, "type": "mock_error", "code": status}}
     headers = {"retry-after": "1"} if status in (429, 503, 529) else {}
+    if status == 429:
+        headers["x-ratelimit-remaining-requests"] = "0"
+    headers["x-mock-request-id"] = f"req-{status}"
     return web.json_response(body, status=status, headers=headers)
 
 

@@ -7,6 +7,7 @@ report no usage is asked to include it.
 
 from __future__ import annotations
 
+import io
 import json
 
 from aiohttp import web
@@ -15,6 +16,10 @@ from proxy.errors import GatewayError
 from proxy.routing import Route
 
 _USAGE_OPTION = b'"stream_options":{"include_usage":true},'
+# Bodies above this go upstream a piece at a time: handed over whole, the socket
+# would keep sending all of it after the client gave up, and the provider would
+# get a complete request nobody waits for.
+_WHOLE_BODY_MAX = 1024 * 1024
 
 
 async def read_body(request: web.BaseRequest, limit: int) -> bytes:
@@ -33,6 +38,13 @@ async def read_body(request: web.BaseRequest, limit: int) -> bytes:
             raise _too_large(limit)
         parts.append(chunk)
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def upstream_data(body: bytes) -> bytes | io.BytesIO | None:
+    """The body in the form the upstream call sends best: large ones in pieces."""
+    if len(body) > _WHOLE_BODY_MAX:
+        return io.BytesIO(body)
+    return body or None
 
 
 def _too_large(limit: int) -> GatewayError:

@@ -25,6 +25,8 @@ MAX_BATCH = 2000
 MAX_BACKOFF = 5.0
 BUSY_TIMEOUT = 10.0
 INT64_MAX = 2**63 - 1
+# The largest cost cost_pusd can hold; beyond it a cost is junk, stored as unpriced.
+MAX_COST = Decimal(INT64_MAX).scaleb(-12)
 
 # Every column of the requests table, in the order record_row() fills them.
 COLUMNS = (
@@ -316,34 +318,46 @@ def record_row(record: RequestRecord) -> tuple:
     """The record as a requests row in COLUMNS order, every value SQLite-safe."""
     u = record.usage
     cost = record.cost_usd
-    if cost is not None and not cost.is_finite():
+    if cost is not None and not (cost.is_finite() and abs(cost) < MAX_COST):
         log.warning("request %s has a cost of %s; stored as unpriced", record.id, cost)
         cost = None
     return (
-        str(record.id),
+        _text(record.id),
         iso_utc(record.started_at),
-        str(record.provider),
-        str(record.model),
-        str(record.project),
-        str(record.surface),
-        None if record.gateway_key_id is None else str(record.gateway_key_id),
+        _text(record.provider),
+        _text(record.model),
+        _text(record.project),
+        _text(record.surface),
+        _text(record.gateway_key_id),
         _status(record.status),
         int(bool(record.stream)),
-        str(record.path),
+        _text(record.path),
         _count(u.input_tokens),
         _count(u.cache_read_tokens),
         _count(u.cache_write_tokens),
         _count(u.cache_write_1h_tokens),
         _count(u.output_tokens),
         _count(u.reasoning_tokens),
-        u.response_model,
+        _text(u.response_model),
         decimal_text(cost),
         None if cost is None else picodollars(cost),
-        COST_UNPRICED if cost is None else str(record.cost_source),
+        COST_UNPRICED if cost is None else _text(record.cost_source),
         _millis(record.latency_ms),
         _millis(record.ttfb_ms),
-        record.error,
+        _text(record.error),
     )
+
+
+def _text(value: object) -> str | None:
+    """Text SQLite can store, None kept as NULL."""
+    if value is None:
+        return None
+    text = str(value)
+    if text.isascii():
+        return text
+    # A client's JSON escapes can carry lone surrogates: no UTF-8 database takes
+    # them, and one such row would fail its whole batch again and again.
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _count(value: object) -> int:
@@ -357,7 +371,7 @@ def _count(value: object) -> int:
 def _status(value: object) -> int | str:
     """An HTTP status stays an int, a named outcome stays a string."""
     if isinstance(value, bool) or not isinstance(value, int):
-        return str(value)
+        return _text(value)
     return min(max(value, -INT64_MAX), INT64_MAX)
 
 

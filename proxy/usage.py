@@ -40,6 +40,9 @@ _KEYLIKE = re.compile(r"[A-Za-z0-9_\-]{20,}")
 
 def parse_json(body: bytes | str) -> Any:
     """JSON with floats kept as exact Decimals, or None when it is not JSON."""
+    if isinstance(body, bytes | bytearray):
+        # A stray invalid byte in the text must not hide the usage beside it.
+        body = body.decode("utf-8-sig", "replace")
     try:
         return json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError):

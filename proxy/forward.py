@@ -27,6 +27,7 @@ from proxy.records import (
     COST_COMPUTED,
     COST_ESTIMATED,
     STATUS_CLIENT_DISCONNECTED,
+    STATUS_GATEWAY_STOPPED,
     STATUS_TIMEOUT,
     STATUS_UPSTREAM_ERROR,
     RequestRecord,
@@ -67,9 +68,17 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+# The server hands over request bodies decompressed, so the client's encoding no
+# longer describes the bytes sent on.
+REQUEST_DROP = HOP_BY_HOP | {"content-encoding"}
+# A client that must send some key but wants the stored one sends this.
+NO_CREDENTIAL = "kilo"
 AUTH_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 # The body is decompressed on the way through, so these no longer describe it.
 RESPONSE_DROP = HOP_BY_HOP | {"content-encoding"}
+
+# Model names come from clients; they are stored cleaned and bounded.
+MODEL_LABEL_LIMIT = 200
 
 # How often a running stream's record is re-announced with its usage so far.
 PROGRESS_INTERVAL = 0.5
@@ -97,12 +106,16 @@ class Forwarder:
         self.submit = submit
         self.secret_for = secret_for
         self.gateway_keys = gateway_keys
+        # Set while the gateway shuts down, so cut requests are recorded as such.
+        self.stopping = False
+        self.in_flight = 0
         # Set by whoever wants to inspect recent requests (the console); None is off.
         self.captures: CaptureBuffer | None = None
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Answer one request on a gateway route; always leaves exactly one record."""
         flight = Flight(request)
+        self.in_flight += 1
         try:
             return await self._forward(request, flight)
         except GatewayError as exc:
@@ -110,7 +123,11 @@ class Forwarder:
             flight.record.error = exc.message
             return error_response(flight.dialect, exc)
         except asyncio.CancelledError:
-            flight.record.status = STATUS_CLIENT_DISCONNECTED
+            # Handlers are cancelled when their client leaves, or when the gateway
+            # stops with requests still under way.
+            flight.record.status = (
+                STATUS_GATEWAY_STOPPED if self.stopping else STATUS_CLIENT_DISCONNECTED
+            )
             raise
         except ConnectionResetError:
             flight.record.status = STATUS_CLIENT_DISCONNECTED
@@ -122,6 +139,7 @@ class Forwarder:
             error = GatewayError(500, "The gateway failed unexpectedly; see its log.")
             return error_response(flight.dialect, error)
         finally:
+            self.in_flight -= 1
             flight.record.latency_ms = flight.elapsed_ms()
             # A JSON answer is written after this returns: pricing and logging it
             # run just after, off the client's wait.
@@ -135,7 +153,7 @@ class Forwarder:
         route, payload = self._route(request, body, flight)
         record = flight.record
         record.provider = route.provider.id
-        record.model = route.model
+        record.model = clean_label(route.model, MODEL_LABEL_LIMIT)
         flight.route = route
         headers = await self._upstream_headers(request, route, record)
         if self.captures is not None:
@@ -163,6 +181,7 @@ class Forwarder:
                 return anthropic_route(path, requested, self.settings), payload
             return openai_route(path, requested, self.settings), payload
         pid, _, rest = path.lstrip("/").partition("/")
+        _refuse_dot_segments(rest)
         payload = _json_or_none(body)
         model = payload.get("model") if payload else None
         route = raw_route(
@@ -184,7 +203,7 @@ class Forwarder:
         headers = CIMultiDict(
             (k, v)
             for k, v in incoming.items()
-            if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-kilo-")
+            if k.lower() not in REQUEST_DROP and not k.lower().startswith("x-kilo-")
         )
         token = client_credential(incoming, request)
         project = incoming.get("x-kilo-project")
@@ -475,13 +494,24 @@ def client_credential(headers, request: web.BaseRequest) -> str | None:
     auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else auth
-    return (
-        headers.get("x-api-key")
-        or headers.get("x-goog-api-key")
-        or request.query.get("key")
-        or None
-    )
+        token = value.strip() if scheme.lower() == "bearer" else auth
+    else:
+        token = (
+            headers.get("x-api-key")
+            or headers.get("x-goog-api-key")
+            or request.query.get("key")
+        )
+    return None if not token or token == NO_CREDENTIAL else token
+
+
+def _refuse_dot_segments(rest: str) -> None:
+    """Keep raw routes below the provider's base URL: no ./.. path segments."""
+    if any(part in (".", "..") for part in rest.split("/")):
+        raise GatewayError(
+            400,
+            "The path may not contain '.' or '..' segments.",
+            "invalid_path",
+        )
 
 
 def _drop_gateway_keys(headers: CIMultiDict) -> None:

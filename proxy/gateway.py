@@ -65,6 +65,8 @@ class Gateway:
         self._models: ModelLister | None = None
         self._forwarder: Forwarder | None = None
         self._loopback = True
+        self._hurry = asyncio.Event()
+        self._stopped = False
         # Recent headers and bodies in memory, for a console that shows them.
         self.captures = CaptureBuffer() if capture else None
 
@@ -101,22 +103,47 @@ class Gateway:
         try:
             await self._server.start(self.host, self.port)
         except BindError:
+            self._stopped = True
             await self._close_parts()
             raise
         self.port = self._server.port
         self._tasks.append(asyncio.create_task(self._refresh_gateway_keys()))
         log.info("gateway listening on %s", self.base_url)
 
-    async def stop(self) -> None:
-        """Stop serving, then flush every record to disk."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop serving, give requests under way a moment, then flush every record."""
+        if self._stopped:
+            return
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
+        if self._forwarder is not None:
+            self._forwarder.stopping = True
         if self._server is not None:
-            await self._server.stop()
+            self._server.stop_accepting()
+            await self._let_requests_finish(grace)
+            # Whatever still runs is cancelled now and recorded as cut by the stop.
+            await self._server.stop(grace=0.1)
             self._server = None
         await self._close_parts()
         log.info("gateway stopped; request log flushed")
+
+    @property
+    def in_flight(self) -> int:
+        """Requests under way right now."""
+        return 0 if self._forwarder is None else self._forwarder.in_flight
+
+    def abort_waiting(self) -> None:
+        """Stop waiting for requests under way; they are cut at once."""
+        self._hurry.set()
+
+    async def _let_requests_finish(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        while self.in_flight and time.monotonic() < deadline:
+            if self._hurry.is_set():
+                return
+            await asyncio.sleep(0.05)
 
     async def _close_parts(self) -> None:
         if self._session is not None:
@@ -301,6 +328,15 @@ async def _serve(settings: Settings, paths: Paths, host: str, port: int) -> int:
     print(f"  Anthropic base URL:         {gateway.base_url}", flush=True)
     try:
         await stopping.wait()
+        if gateway.in_flight:
+            print(
+                f"Stopping: {gateway.in_flight} requests under way get up to 5 s "
+                "to finish (signal again to cut them now).",
+                flush=True,
+            )
+        # A second signal while stopping means "now".
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, gateway.abort_waiting)
     finally:
         await gateway.stop()
     print("kilo-tui gateway stopped; every record is saved.", flush=True)

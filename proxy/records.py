@@ -9,6 +9,8 @@ from decimal import Decimal
 STATUS_CLIENT_DISCONNECTED = "client_disconnected"
 STATUS_UPSTREAM_ERROR = "upstream_error"
 STATUS_TIMEOUT = "timeout"
+# The gateway was stopped while the request was still under way.
+STATUS_GATEWAY_STOPPED = "gateway_stopped"
 
 COST_COMPUTED = "computed"
 COST_REPORTED = "reported"

@@ -11,6 +11,8 @@ import io
 import json
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from proxy.errors import GatewayError
 from proxy.routing import Route
@@ -30,7 +32,15 @@ async def read_body(request: web.BaseRequest, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.readany()
+        try:
+            chunk = await request.content.readany()
+        except (HttpProcessingError, RequestPayloadError) as exc:
+            raise GatewayError(
+                400,
+                "The request body could not be decoded as its Content-Encoding "
+                f"says ({_reason(exc)}).",
+                "invalid_body_encoding",
+            ) from None
         if not chunk:
             break
         size += len(chunk)
@@ -38,6 +48,10 @@ async def read_body(request: web.BaseRequest, limit: int) -> bytes:
             raise _too_large(limit)
         parts.append(chunk)
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
 
 
 def upstream_data(body: bytes) -> bytes | io.BytesIO | None:

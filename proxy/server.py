@@ -51,8 +51,13 @@ class HttpServer:
         sock: socket.socket = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
 
+    def stop_accepting(self) -> None:
+        """Refuse new connections; requests under way go on."""
+        if self._listener is not None:
+            self._listener.close()
+
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting, let requests under way finish for a moment, then close."""
+        """Stop accepting, give handlers still running `grace` seconds, then close."""
         if self._listener is None:
             return
         self._listener.close()

@@ -90,7 +90,11 @@ class KiloApp(App):
         )
 
     def _start_gateway(self) -> None:
-        problem = self.host.start()
+        try:
+            problem = self.host.start()
+        except Exception as exc:
+            # Whatever a host lets through still ends in a banner, never in silence.
+            problem = self.host.failed(exc)
         self.post_message(GatewayFailed(problem) if problem else GatewayStarted())
 
     def on_gateway_started(self, _: GatewayStarted) -> None:
@@ -143,16 +147,19 @@ class KiloApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every named binding of the current screen and app, also in the palette."""
-        yield from super().get_system_commands(screen)
-        seen = set()
+        builtin = list(super().get_system_commands(screen))
+        yield from builtin
+        # Textual's own "Quit" runs our action_quit; "Keys" is its key panel.
+        seen = {command.title for command in builtin}
         for active in screen.active_bindings.values():
             binding = active.binding
-            if binding.id is None or binding.action in seen or not active.enabled:
+            title = _palette_title(binding)
+            if binding.id is None or title in seen or not active.enabled:
                 continue
-            seen.add(binding.action)
+            seen.add(title)
             key = self.get_key_display(binding)
             yield SystemCommand(
-                binding.description,
+                title,
                 binding.tooltip or f"{binding.description} ({key})",
                 partial(self._run_bound, active.node, binding.action),
             )
@@ -191,3 +198,10 @@ class KiloApp(App):
     def config_file(self) -> Path:
         """Where the user's settings live, for messages that point at it."""
         return self.host.paths.config_file
+
+
+def _palette_title(binding: Binding) -> str:
+    # "Keys" alone would read like Textual's key panel: screens say they are screens.
+    if binding.action.startswith("switch_mode("):
+        return f"{binding.description} screen"
+    return binding.description

@@ -24,7 +24,6 @@ class Period:
     key: str
     label: str
     start: Callable[[datetime], datetime | None]
-    bucket: str
 
 
 def _today(now: datetime) -> datetime:
@@ -33,13 +32,21 @@ def _today(now: datetime) -> datetime:
 
 
 PERIODS: tuple[Period, ...] = (
-    Period("today", "Today", _today, "hour"),
-    Period("7d", "7 days", lambda now: now - timedelta(days=7), "day"),
-    Period("30d", "30 days", lambda now: now - timedelta(days=30), "day"),
-    Period("all", "All time", lambda now: None, "day"),
-    Period("custom", "Custom…", lambda now: None, "day"),
+    Period("today", "Today", _today),
+    Period("7d", "7 days", lambda now: now - timedelta(days=7)),
+    Period("30d", "30 days", lambda now: now - timedelta(days=30)),
+    Period("all", "All time", lambda now: None),
+    Period("custom", "Custom…", lambda now: None),
 )
 GROUPS = ("model", "provider", "project", "surface", "key")
+# Longer windows than this are drawn by the day unless hours are asked for: 72
+# hourly bars are about as many as a terminal can tell apart.
+HOURLY_UP_TO = timedelta(days=3)
+
+
+def auto_bucket(since: datetime | None, until: datetime) -> str:
+    """ "hour" for windows of up to three days, else "day"."""
+    return "hour" if since is not None and until - since <= HOURLY_UP_TO else "day"
 
 
 @dataclass(frozen=True, slots=True)

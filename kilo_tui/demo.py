@@ -15,7 +15,7 @@ from dataclasses import replace
 import httpx
 
 from kilo_tui.demo_tools import TOOLS, Plan, Tool, plan
-from kilo_tui.host import GatewayHost, Problem
+from kilo_tui.host import GatewayHost
 from proxy.config import Paths, Settings
 from proxy.mock import MockOptions, MockProvider
 from proxy.registry import custom_provider, with_base_url
@@ -61,26 +61,21 @@ class DemoHost(GatewayHost):
         self._mocks: list[MockProvider] = []
         self._traffic: asyncio.Future | None = None
 
-    def start(self) -> Problem | None:
-        """Start the mocks, then the gateway (any free port if its own is busy)."""
+    def serve(self) -> None:
+        """Start the mocks, then the gateway on a free port, then the traffic."""
         self._demo_thread.start()
         fast, slow = self._run(_start_mocks(self.seed)).result(10)
         self._mocks = [fast, slow]
-        self.settings = demo_settings(self.settings, fast.url, slow.url)
-        problem = super().start()
-        if problem is not None and problem.kind == "bind":
-            log.info("port %s is busy; the demo gateway takes a free one", self.port)
-            self.settings = replace(self.settings, port=0)
-            self.problem = None
-            problem = super().start()
-        if problem is None:
-            traffic = DemoTraffic(self.base_url, self.rate, self.seed)
-            self._traffic = self._run(traffic.run())
-        return problem
-
-    @property
-    def port(self) -> int:
-        return self.settings.port
+        # Never the configured port: tools pointed at the real gateway must never
+        # get mock answers, so the demo takes whatever port is free.
+        self.settings = replace(
+            demo_settings(self.settings, fast.url, slow.url), port=0
+        )
+        self.paths.ensure()
+        forget_demo_keys(self.keys)
+        super().serve()
+        traffic = DemoTraffic(self.gateway.base_url, self.rate, self.seed)
+        self._traffic = self._run(traffic.run())
 
     def stop(self) -> None:
         """Stop the traffic first, then the gateway (flushing), then the mocks."""
@@ -95,6 +90,12 @@ class DemoHost(GatewayHost):
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+
+def forget_demo_keys(store) -> None:
+    """Drop key records left by earlier demos: their secrets went with them."""
+    for key in store.list():
+        store.remove(key.provider, key.label)
 
 
 async def _start_mocks(seed: int | None) -> tuple[MockProvider, MockProvider]:

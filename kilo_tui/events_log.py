@@ -8,7 +8,12 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from kilo_tui.format import plain
+
 MAX_LINES = 2000
+# HTTP client libraries log every request at INFO: the demo's traffic, key checks.
+# The event log is for kilo-tui's own news, so they only speak up for warnings.
+QUIET_LOGGERS = ("httpx", "httpcore")
 # Warnings that repeat faster than this are shown once as a notification.
 _NOTIFY_EVERY = 5.0
 
@@ -35,6 +40,10 @@ class EventLog(logging.Handler):
         root.addHandler(self)
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)
+        for name in QUIET_LOGGERS:
+            logger = logging.getLogger(name)
+            if logger.level == logging.NOTSET:
+                logger.setLevel(logging.WARNING)
 
     def uninstall(self) -> None:
         """Stop receiving records."""
@@ -51,11 +60,8 @@ class EventLog(logging.Handler):
             self._unshown.append(record)
 
     def format_line(self, record: logging.LogRecord) -> str:
-        """One line: the logger's name and its message."""
-        try:
-            return f"{record.name}: {record.getMessage()}"
-        except Exception:
-            return f"{record.name}: {record.msg!r}"
+        """One line for the event log: the logger's name and its message."""
+        return f"{record.name}: {message(record)}"
 
     def flush_to(self, app) -> None:
         """Show new warnings as notifications, each kind at most every few seconds."""
@@ -67,7 +73,12 @@ class EventLog(logging.Handler):
                 continue
             self._last_notice[key] = record.created
             severity = "error" if record.levelno >= logging.ERROR else "warning"
-            app.notify(self.format_line(record), severity=severity, timeout=8)
+            app.notify(
+                sentence(record),
+                title=_source(record),
+                severity=severity,
+                timeout=8,
+            )
 
     def write_crash_report(self, directory: Path, error: BaseException | None) -> Path:
         """Write the full traceback of a failure where the user can find it."""
@@ -81,3 +92,26 @@ class EventLog(logging.Handler):
         except OSError:
             return Path("(the crash report could not be written)")
         return path
+
+
+def message(record: logging.LogRecord) -> str:
+    """A record's message on one line, control characters shown, never run."""
+    try:
+        text = record.getMessage()
+    except Exception:
+        text = repr(record.msg)
+    return plain(" ".join(text.split()))
+
+
+def sentence(record: logging.LogRecord) -> str:
+    """A record's message as a sentence for a notification, without logger names."""
+    text = message(record)
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _source(record: logging.LogRecord) -> str:
+    """Which side of kilo-tui is speaking, in a word, as the notification's title."""
+    return "Gateway" if record.name.split(".")[0] == "proxy" else "kilo-tui"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+import traceback
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from kilo_tui.feed import LiveFeed
 from proxy.config import Paths, Settings
@@ -39,11 +43,31 @@ class GatewayHost:
         self.problem: Problem | None = None
         self.gateway = None
         self._thread = None
+        self._keys = None
+        self._keys_lock = threading.Lock()
+
+    @property
+    def keys(self):
+        """The key store the gateway and the Keys screen share (made on first use)."""
+        with self._keys_lock:
+            if self._keys is None:
+                self._keys = make_keystore(self.paths, self.demo)
+            return self._keys
 
     @property
     def base_url(self) -> str | None:
         """Where tools reach the gateway, once it listens."""
         return self.gateway.base_url if self.state == RUNNING else None
+
+    @property
+    def expected_url(self) -> str:
+        """Where tools reach the gateway, or will once it listens."""
+        if self.base_url:
+            return self.base_url
+        host, port = self.settings.host, self.settings.port
+        host = f"[{host}]" if ":" in host else host
+        # Port 0 means "any free port", known only once the gateway listens.
+        return f"http://{host}:{port or 'PORT'}"
 
     @property
     def database(self):
@@ -52,32 +76,37 @@ class GatewayHost:
 
     def start(self) -> Problem | None:
         """Start serving (blocks until bound); returns the problem if it could not."""
-        from proxy.gateway import Gateway, GatewayBindError, GatewayThread
-        from proxy.keystore import KeyStore
-        from proxy.store import StoreError
-
         self.state = STARTING
         try:
-            self.paths.ensure()
-            self.gateway = Gateway(
-                self.settings,
-                self.paths,
-                demo=self.demo,
-                keystore=KeyStore(self.paths, database=self.paths.database(self.demo)),
-                capture=True,
-            )
-            self.gateway.bus.subscribe(self.feed)
-            self._thread = GatewayThread(self.gateway)
-            self._thread.start(self.settings.host, self.settings.port)
-        except GatewayBindError as exc:
-            return self._failed(bind_problem(exc.host, exc.port, exc.reason, self))
-        except StoreError as exc:
-            return self._failed(database_problem(str(exc), self))
+            self.serve()
         except Exception as exc:
-            log.exception("the gateway could not start")
-            return self._failed(Problem("Gateway did not start", str(exc), _LOG_HINT))
+            return self.failed(exc)
         self.state = RUNNING
         return None
+
+    def serve(self) -> None:
+        """Open the log and listen; raises whatever went wrong."""
+        from proxy.gateway import Gateway, GatewayThread
+
+        self.paths.ensure()
+        self.gateway = Gateway(
+            self.settings,
+            self.paths,
+            demo=self.demo,
+            keystore=self.keys,
+            capture=True,
+        )
+        self.gateway.bus.subscribe(self.feed)
+        self._thread = GatewayThread(self.gateway)
+        self._thread.start(self.settings.host, self.settings.port)
+
+    def failed(self, exc: BaseException) -> Problem:
+        """Take the gateway down after a failed start, and say why and what to do."""
+        report = None
+        if not isinstance(exc, _expected_errors()):
+            # The screen gets one line; the whole story goes to a file.
+            report = write_report(self.paths.data_dir / "gateway-start.log", exc)
+        return self._failed(start_problem(exc, self, report))
 
     def _failed(self, problem: Problem) -> Problem:
         self.state = FAILED
@@ -133,7 +162,94 @@ class StaticHost(GatewayHost):
         return None
 
 
-_LOG_HINT = "Press ctrl+l to see the event log; nothing was written to your data."
+def make_keystore(paths: Paths, demo: bool):
+    """The user's key store; in demo mode one that keeps secrets in memory only.
+
+    Demo keys never reach the OS keyring or the fallback file, so a key typed into
+    the demo can never be sent by the real gateway, nor replace a real one.
+    """
+    from proxy.keystore import KeyStore, MemoryKeyring
+
+    if not demo:
+        return KeyStore(paths, database=paths.database())
+    store = KeyStore(paths, backend=MemoryKeyring(), database=paths.database(True))
+    store.file = MemorySecretsFile()
+    return store
+
+
+class MemorySecretsFile:
+    """Stands in for the fallback secrets file in demo mode: nothing goes to disk."""
+
+    path = Path("(memory)")
+
+    def __init__(self) -> None:
+        self._secrets: dict[str, str] = {}
+
+    def read(self) -> dict[str, str]:
+        return dict(self._secrets)
+
+    def set(self, name: str, secret: str) -> None:
+        self._secrets[name] = secret
+
+    def delete(self, name: str) -> None:
+        self._secrets.pop(name, None)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The failures with advice of their own; none if the gateway cannot load."""
+    try:
+        from proxy.gateway import GatewayBindError
+        from proxy.store import StoreError
+    except Exception:
+        return ()
+    return GatewayBindError, StoreError
+
+
+def write_report(path: Path, exc: BaseException) -> Path | None:
+    """Append the full traceback of a failure to `path`; None if it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = datetime.now().isoformat(timespec="seconds")
+        with path.open("a", encoding="utf-8") as out:
+            out.write(f"--- {stamp}\n{''.join(traceback.format_exception(exc))}\n")
+    except OSError:
+        return None
+    return path
+
+
+def start_problem(
+    exc: BaseException, owner: GatewayHost, report: Path | None = None
+) -> Problem:
+    """What the banner says for any failure to start: one line, and what to do."""
+    from_gateway = _expected_errors()
+    if from_gateway and isinstance(exc, from_gateway[0]):
+        return bind_problem(exc.host, exc.port, exc.reason, owner)
+    if from_gateway and isinstance(exc, from_gateway[1]):
+        return database_problem(str(exc), owner)
+    details = f" The full error is in {report}." if report else ""
+    if isinstance(exc, ImportError):
+        return Problem(
+            "Gateway did not start",
+            f"Part of kilo-tui could not be loaded: {_one_line(exc)}.{details}",
+            "The installation looks incomplete: reinstall kilo-tui (for example "
+            "pip install --force-reinstall kilo-tui) and start it again. " + _LOG_HINT,
+        )
+    return Problem(
+        "Gateway did not start",
+        f"{type(exc).__name__}: {_one_line(exc)}.{details}",
+        "Start kilo-tui again; if it fails the same way, report it with that file. "
+        + _LOG_HINT,
+    )
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()).rstrip(".") or "no details"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_LOG_HINT = (
+    "Keys, Costs and Connect still work meanwhile; nothing in your data changed."
+)
 
 
 def bind_problem(host: str, port: int, reason: str, owner: GatewayHost) -> Problem:

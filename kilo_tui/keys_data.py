@@ -26,7 +26,7 @@ class KeyRow:
     provider_name: str
     label: str = ""
     last4: str = ""
-    stored: str | None = None  # "keyring" or "file"
+    stored: str | None = None  # "keyring", "file", or "memory" in demo mode
     check_status: str | None = None
     latency_ms: float | None = None
     models: int | None = None
@@ -55,6 +55,8 @@ class KeysSnapshot:
     gateway_keys: list[GatewayKeyRow]
     where: str
     fallback: bool
+    # Demo keys live in memory for the session and are never saved.
+    demo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +70,11 @@ class Check:
 
 
 def keystore(host) -> KeyStore:
-    """The gateway's own key store when it runs, so it sees changes at once."""
-    gateway = getattr(host, "gateway", None)
-    if gateway is not None:
-        return gateway.keys
-    return KeyStore(host.paths)
+    """The host's key store, which its gateway shares, so it sees changes at once.
+
+    In demo mode that store keeps secrets in memory only (see host.make_keystore).
+    """
+    return host.keys
 
 
 def load(host) -> KeysSnapshot:
@@ -82,24 +84,29 @@ def load(host) -> KeysSnapshot:
     rows = []
     for provider in host.settings.providers.values():
         mine = [m for m in metas if m.provider == provider.id]
-        rows += [_row(provider, m) for m in mine] or [
+        rows += [_row(provider, m, host.demo) for m in mine] or [
             KeyRow(provider.id, provider.name)
         ]
     return KeysSnapshot(
         rows,
         [_gateway_row(k) for k in GatewayKeyStore(host.database).list()],
         store.backend_description,
-        store.is_fallback,
+        store.is_fallback and not host.demo,
+        host.demo,
     )
 
 
-def _row(provider, meta) -> KeyRow:
+def _row(provider, meta, demo: bool) -> KeyRow:
+    if demo:
+        stored = "memory"
+    else:
+        stored = "file" if meta.stored_in == STORED_FILE else "keyring"
     return KeyRow(
         provider.id,
         provider.name,
         meta.label,
         meta.last4,
-        "file" if meta.stored_in == STORED_FILE else "keyring",
+        stored,
         meta.check_status,
         meta.check_latency_ms,
         _models(meta.check_detail),

@@ -36,11 +36,14 @@ def mask_text(text: str) -> str:
     return _SECRET_TEXT.sub(lambda m: mask(m.group(0)), text)
 
 
-def pretty_body(body: bytes | str | None, limit: int = 200_000) -> tuple[str, str]:
+def pretty_body(
+    body: bytes | bytearray | str | None, limit: int = 200_000
+) -> tuple[str, str]:
     """A body as (text, lexer): JSON indented with secret fields masked, else as is."""
     if body is None or len(body) == 0:
         return "", "text"
-    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    # The gateway grows response bodies in a bytearray as the stream arrives.
+    raw = body if isinstance(body, str) else bytes(body).decode("utf-8", "replace")
     try:
         parsed = json.loads(raw)
     except ValueError:

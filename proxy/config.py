@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
+from proxy.config_table import ConfigError, Table, shown
 from proxy.registry import PROVIDERS, Provider, custom_provider, with_base_url
 
 APP_NAME = "kilo-tui"
@@ -16,9 +20,24 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 
-
-class ConfigError(Exception):
-    """config.toml cannot be read or holds a value that makes no sense."""
+TABLES = ("server", "console", "providers", "models", "prices")
+SERVER_KEYS = (
+    "host",
+    "port",
+    "max_body_bytes",
+    "connect_timeout",
+    "idle_timeout",
+    "require_gateway_key",
+    "allow_client_credentials",
+)
+CONSOLE_KEYS = ("live_window",)
+PROVIDER_KEYS = ("base_url",)
+CUSTOM_PROVIDER_KEYS = ("base_url", "name")
+# First path segments the gateway answers itself; a provider of that name would
+# shadow them on the /{provider}/{path} route.
+RESERVED_IDS = frozenset({"v1", "health"})
+# The key store and the raw route take provider ids of this shape.
+_PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(slots=True)
@@ -80,6 +99,33 @@ class Settings:
     live_window: int = 1000
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a listen address is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_wildcard(host: str) -> bool:
+    """Whether a listen address means every address of this machine."""
+    return host.strip("[]") in ("0.0.0.0", "::")
+
+
+def client_url(host: str, port: int) -> str:
+    """The base URL clients use; a wildcard listen address is replaced by a name."""
+    if is_wildcard(host):
+        # Only the local name: looking it up could send traffic off this machine.
+        name = socket.gethostname()
+        if not name or name == "localhost":
+            name = "<this machine's address>"
+        return f"http://{name}:{port}"
+    bare = host.strip("[]")
+    return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
+
+
 def load_settings(paths: Paths | None = None) -> Settings:
     """Read config.toml; a missing file means the defaults."""
     paths = paths or resolve_paths()
@@ -87,71 +133,121 @@ def load_settings(paths: Paths | None = None) -> Settings:
         raw = tomllib.loads(paths.config_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return Settings()
+    except NotADirectoryError:
+        raise ConfigError(
+            f"{paths.config_dir} is not a directory; kilo-tui keeps its files in "
+            "one (check KILO_TUI_HOME)"
+        ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{paths.config_file}: {exc}") from exc
-    return settings_from_dict(raw, source=str(paths.config_file))
+    return _settings(raw, str(paths.config_file), lowest_port=1)
 
 
 def settings_from_dict(raw: dict, source: str = "config") -> Settings:
-    """Settings from an already parsed config table."""
+    """Settings from an already parsed config table; port 0 means any free port."""
+    return _settings(raw, source, lowest_port=0)
+
+
+def _settings(raw: dict, source: str, lowest_port: int) -> Settings:
+    """Every table checked, in the order a reader of the file meets them."""
+    top = Table(source, "", raw)
+    top.check_keys(TABLES)
     settings = Settings()
-    server = _table(raw, "server", source)
-    settings.host = str(server.get("host", settings.host))
-    settings.port = _int(server, "port", settings.port, source)
-    settings.max_body_bytes = _int(
-        server, "max_body_bytes", settings.max_body_bytes, source
+    _read_server(settings, top.table("server"), lowest_port)
+    console = top.table("console")
+    console.check_keys(CONSOLE_KEYS)
+    settings.live_window = console.count(
+        "live_window", settings.live_window, "(requests the live view keeps)"
     )
-    settings.connect_timeout = float(
-        server.get("connect_timeout", settings.connect_timeout)
-    )
-    settings.idle_timeout = float(server.get("idle_timeout", settings.idle_timeout))
-    settings.require_gateway_key = bool(server.get("require_gateway_key", False))
-    settings.allow_client_credentials = bool(
-        server.get("allow_client_credentials", False)
-    )
-    settings.live_window = _int(
-        _table(raw, "console", source), "live_window", 1000, source
-    )
-
-    for pid, table in _table(raw, "providers", source).items():
-        settings.providers[pid] = _provider(pid, table, source)
-
-    routes = _table(raw, "models", source)
-    settings.model_routes = {str(k): str(v) for k, v in routes.items()}
-    settings.prices = {
-        str(k): dict(v) for k, v in _table(raw, "prices", source).items()
-    }
+    for pid, table in top.table("providers").tables().items():
+        settings.providers[pid] = _provider(pid, table)
+    settings.model_routes = _model_routes(top.table("models"), settings.providers)
+    settings.prices = _prices(top.table("prices"))
+    _check_exposure(settings, source)
     return settings
 
 
-def _provider(pid: str, table: object, source: str) -> Provider:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{source}: [providers.{pid}] must be a table")
-    base_url = table.get("base_url")
-    if base_url is not None and not str(base_url).startswith(("http://", "https://")):
+def _read_server(settings: Settings, server: Table, lowest_port: int) -> None:
+    server.check_keys(SERVER_KEYS)
+    settings.host = server.host("host", settings.host)
+    settings.port = server.port("port", settings.port, lowest_port)
+    settings.max_body_bytes = server.count(
+        "max_body_bytes", settings.max_body_bytes, "(bytes, e.g. 33554432 = 32 MiB)"
+    )
+    settings.connect_timeout = server.seconds(
+        "connect_timeout", settings.connect_timeout
+    )
+    settings.idle_timeout = server.seconds("idle_timeout", settings.idle_timeout)
+    settings.require_gateway_key = server.flag("require_gateway_key", False)
+    settings.allow_client_credentials = server.flag("allow_client_credentials", False)
+
+
+def _provider(pid: str, table: Table) -> Provider:
+    if "api_key" in table.values:
         raise ConfigError(
-            f"{source}: providers.{pid}.base_url must start with http:// or https://"
+            f"{table.source}: [providers.{pid}] api_key: keys never go in config.toml; "
+            f"store it with: kilo-tui keys add {pid}"
         )
     known = PROVIDERS.get(pid)
-    if known is None:
-        if not base_url:
-            raise ConfigError(
-                f"{source}: [providers.{pid}] is not a known provider, so it needs a "
-                "base_url (an OpenAI-compatible server such as Ollama or vLLM)"
+    table.check_keys(PROVIDER_KEYS if known else CUSTOM_PROVIDER_KEYS)
+    base_url = table.url("base_url")
+    if known is not None:
+        return with_base_url(known, base_url) if base_url else known
+    if not _PROVIDER_ID.fullmatch(pid) or pid in RESERVED_IDS:
+        raise ConfigError(
+            f"{table.source}: [providers.{pid}]: a new provider's id must be letters, "
+            "digits, '.', '_' or '-' (at most 64) and not "
+            + " or ".join(sorted(RESERVED_IDS))
+        )
+    if not base_url:
+        raise ConfigError(
+            f"{table.source}: [providers.{pid}] is not a known provider, so it needs a "
+            "base_url (an OpenAI-compatible server such as Ollama or vLLM)"
+        )
+    return custom_provider(pid, base_url, table.text("name"))
+
+
+def _model_routes(models: Table, providers: dict[str, Provider]) -> dict[str, str]:
+    """[models]: bare model name -> the id of a provider known by now."""
+    routes = {}
+    for model, pid in models.values.items():
+        if not isinstance(pid, str) or pid not in providers:
+            hint = ""
+            if isinstance(pid, dict):
+                hint = f' (quote a name with dots in it: "{model}.…" = "provider")'
+            raise models.error(
+                f'"{model}"',
+                pid,
+                "the id of a provider of the registry or of [providers.…]: "
+                + ", ".join(sorted(providers))
+                + hint,
             )
-        return custom_provider(pid, str(base_url), table.get("name"))
-    return with_base_url(known, str(base_url)) if base_url else known
+        routes[str(model)] = pid
+    return routes
 
 
-def _table(raw: dict, key: str, source: str) -> dict:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{source}: [{key}] must be a table")
-    return value
+def _prices(prices: Table) -> dict[str, dict]:
+    """[prices]: checked by the same parser the gateway prices requests with."""
+    tables = prices.tables()
+    if not tables:
+        return {}
+    # Imported here: genai-prices takes a noticeable moment to load.
+    from proxy.pricing import parse_overrides
+
+    raw = {key: table.values for key, table in tables.items()}
+    try:
+        parse_overrides(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{prices.source}: [prices] {exc}") from exc
+    return raw
 
 
-def _int(table: dict, key: str, default: int, source: str) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{source}: {key} must be a whole number, not {value!r}")
-    return value
+def _check_exposure(settings: Settings, source: str) -> None:
+    """Off loopback, anyone who can reach the port could spend the stored keys."""
+    if is_loopback(settings.host) or settings.require_gateway_key:
+        return
+    raise ConfigError(
+        f"{source}: [server] host = {shown(settings.host)} lets other machines reach "
+        "the gateway, so set require_gateway_key = true in [server] as well (then "
+        "give each client a key from: kilo-tui gateway-key create --project NAME)"
+    )

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from proxy import upstream
 from proxy.capture import CaptureBuffer
-from proxy.config import ConfigError, Paths, Settings
+from proxy.config import ConfigError, Paths, Settings, client_url, is_wildcard
 from proxy.errors import GatewayError, error_response
 from proxy.events import EventBus
 from proxy.forward import Forwarder, client_credential, is_loopback
@@ -323,9 +323,16 @@ async def _serve(settings: Settings, paths: Paths, host: str, port: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    print(f"kilo-tui gateway on {gateway.base_url}", flush=True)
-    print(f"  OpenAI-compatible base URL: {gateway.base_url}/v1", flush=True)
-    print(f"  Anthropic base URL:         {gateway.base_url}", flush=True)
+    url = client_url(gateway.host, gateway.port)
+    print(f"kilo-tui gateway on {url}", flush=True)
+    print(f"  OpenAI-compatible base URL: {url}/v1", flush=True)
+    print(f"  Anthropic base URL:         {url}", flush=True)
+    if is_wildcard(gateway.host):
+        print(
+            f"  Listening on every address ({gateway.host}); where that name does "
+            f"not resolve, use http://<this machine's address>:{gateway.port}",
+            flush=True,
+        )
     try:
         await stopping.wait()
         if gateway.in_flight:

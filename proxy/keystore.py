@@ -97,6 +97,28 @@ def usable_backend(backend: KeyringBackend) -> bool:
     return True
 
 
+class MemoryKeyring(KeyringBackend):
+    """Secrets in a dict for the life of the process: demo mode and tests."""
+
+    name = "in memory, not saved"
+    # Never chosen by keyring on its own; only passed to a KeyStore explicitly.
+    priority = -1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self._secrets.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
 class KeyStore:
     """Several keys per provider, each under a label; secrets never leave here."""
 

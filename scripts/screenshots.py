@@ -20,30 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import keyring
-from keyring.backend import KeyringBackend
 
 SIZE = (160, 48)
 NOW = datetime(2026, 1, 15, 15, 30, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class MemoryKeyring(KeyringBackend):
-    """Secrets in a dict, so screenshots never touch the machine's keyring."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.secrets.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.secrets.pop((service, username), None)
 
 
 # name -> keys pressed after the data has loaded
@@ -115,14 +95,23 @@ def prepare_home(home: Path) -> None:
     os.environ["KILO_TUI_HOME"] = str(home)
     os.environ["TZ"] = "UTC"
     time.tzset()
-    keyring.set_keyring(MemoryKeyring())
+    from proxy.keystore import MemoryKeyring
+
+    class PictureKeyring(MemoryKeyring):
+        """Secrets in a dict, never the machine's keyring; named as on a desktop."""
+
+        name = "Secret Service"
+
+    keyring.set_keyring(PictureKeyring())
     from kilo_tui.seed import seed_database, seed_keys
     from proxy.config import resolve_paths
 
     paths = resolve_paths()
     paths.ensure()
+    # The log ends a minute before NOW: the last minute is live traffic in Live,
+    # which then reads newest first without a seam.
     for demo in (False, True):
-        seed_database(paths.database(demo), NOW, count=900)
+        seed_database(paths.database(demo), NOW - timedelta(minutes=1), count=900)
     seed_keys(paths)
 
 
@@ -132,7 +121,12 @@ def to_png(svg: Path) -> Path | None:
     if tool is None:
         return None
     png = svg.with_suffix(".png")
-    subprocess.run([tool, "-o", str(png), str(svg)], check=True)
+    # Runs of spaces align the columns; without xml:space="preserve" librsvg
+    # collapses them and the picture no longer matches the terminal.
+    text = svg.read_text(encoding="utf-8").replace(
+        "<svg ", '<svg xml:space="preserve" ', 1
+    )
+    subprocess.run([tool, "-o", str(png)], input=text.encode(), check=True)
     return png
 
 

@@ -24,7 +24,7 @@ def _imported_roots(source: str) -> set[str]:
 def test_proxy_sources_import_no_console_code():
     offenders = {
         path.name: sorted(_imported_roots(path.read_text()) & set(FORBIDDEN))
-        for path in PROXY.glob("*.py")
+        for path in PROXY.rglob("*.py")
     }
     assert {name: mods for name, mods in offenders.items() if mods} == {}
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import errno
+import getpass
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -19,8 +22,12 @@ import pytest
 from keyring.backends import null
 
 from proxy import cli, queries
+from proxy.commands import keys as key_commands
+from proxy.commands import serve as serve_command
+from proxy.commands import text
 from proxy.config import resolve_paths
 from proxy.records import RequestRecord, Usage, utc_now
+from proxy.server import BindError
 from proxy.store import RequestStore
 from tests.memory_keyring import MemoryKeyring
 
@@ -196,7 +203,7 @@ def test_keys_add_at_a_terminal_uses_a_hidden_prompt(run, monkeypatch):
 
     prompts = []
     monkeypatch.setattr(
-        cli.getpass, "getpass", lambda prompt: prompts.append(prompt) or SECRET
+        getpass, "getpass", lambda prompt: prompts.append(prompt) or SECRET
     )
     monkeypatch.setattr(sys, "stdin", Terminal())
     assert cli.main(["keys", "add", "anthropic", "--label", "work"]) == 0
@@ -210,6 +217,7 @@ def test_keys_add_at_a_terminal_uses_a_hidden_prompt(run, monkeypatch):
         (["keys", "add", "nosuch"], SECRET, "unknown provider 'nosuch'"),
         (["keys", "add", "openai"], "sk-kilo-abcdefghijklmnop", "gateway key"),
         (["keys", "add", "openai"], "two words", "spaces"),
+        (["keys", "add", "openai"], "two\nlines", "the key has more than one line"),
     ],
 )
 def test_keys_add_refuses_bad_input(run, argv, stdin, message):
@@ -346,14 +354,15 @@ def test_report_reads_the_demo_database_apart(run, home):
 
 
 def test_cost_formatting():
-    assert cli.usd(None) == "—"
-    assert cli.usd(Decimal(0)) == "$0.0000"
-    assert cli.usd(Decimal("1234.56789")) == "$1,234.5679"
-    assert cli.usd(Decimal("0.00012345678")) == "$0.0001235"
-    assert cli.usd(Decimal("0.0000000001234")) == "$0.000000000123"
-    assert cli.tokens(999) == "999" and cli.tokens(12_345) == "12.3k"
-    assert cli.tokens(999_700) == "1M" and cli.tokens(313_200_000) == "313M"
-    assert cli.tokens(12_345_000_000_000) == "12,345B"
+    assert text.usd(None) == "—"
+    assert text.usd(Decimal(0)) == "$0.0000"
+    assert text.usd(Decimal("1234.56789")) == "$1,234.5679"
+    assert text.usd(Decimal("0.00012345678")) == "$0.0001235"
+    assert text.usd(Decimal("0.0000000001234")) == "$0.000000000123"
+    assert text.tokens(999) == "999" and text.tokens(12_345) == "12.3k"
+    assert text.tokens(999_700) == "1M" and text.tokens(313_200_000) == "313M"
+    assert text.tokens(12_345_000_000_000) == "12,345B"
+    assert text.plain_number(4e-06) == "0.000004" and text.plain_number(0.5) == "0.5"
 
 
 # --- serve --------------------------------------------------------------------
@@ -385,12 +394,6 @@ def test_serve_passes_settings_and_address(run, home, monkeypatch):
     assert calls[0][1].database() == home.database()
 
 
-def test_is_loopback():
-    assert cli.is_loopback("127.0.0.1") and cli.is_loopback("localhost")
-    assert cli.is_loopback("[::1]") and cli.is_loopback("127.5.5.5")
-    assert not cli.is_loopback("0.0.0.0") and not cli.is_loopback("example.com")
-
-
 # --- failures ---------------------------------------------------------------
 
 
@@ -411,7 +414,7 @@ def test_unexpected_errors_are_one_line_unless_debugging(run, monkeypatch):
     def boom(args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "cmd_keys_list", boom)
+    monkeypatch.setattr(key_commands, "cmd_keys_list", boom)
     code, _, err = run("keys", "list")
     assert code == 1
     assert err.strip().splitlines() == [
@@ -478,3 +481,177 @@ def test_module_runs_as_a_script(tmp_path):
     assert SECRET not in everything and "Traceback" not in everything
     secrets_file = tmp_path / "home" / "secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+
+
+# --- serve: every way it can fail is said plainly -----------------------------
+
+
+def test_serve_on_a_busy_port_says_so(run, home):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = run("serve", "--port", str(port))
+    assert code == 1 and "unexpected" not in err
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "--port or [server] port in" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("cause", "says"),
+    [
+        (OSError(errno.EACCES, "denied"), "ports below 1024 need special rights"),
+        (OSError(errno.EADDRNOTAVAIL, "x"), "it is not an address of this machine"),
+        (socket.gaierror(-2, "Name or service not known"), "not an address of this"),
+        (OSError(errno.EINVAL, "odd"), "pick another address with --host/--port"),
+    ],
+)
+def test_every_bind_failure_says_what_to_change(home, cause, says):
+    error = BindError("h", 1, "reason")
+    error.__cause__ = cause
+    message = serve_command.bind_failure(error, home)
+    assert says in message and str(home.config_file) in message
+
+
+def test_serve_with_a_damaged_database_says_what_to_do(run, home):
+    home.database().write_bytes(b"garbage" * 1000)
+    code, _, err = run("serve", "--port", "0")
+    assert code == 1 and "the gateway did not start" in err and "move it aside" in err
+
+
+def test_serve_with_a_bad_config_names_the_key(run, home):
+    write_config(home, "[server]\nport = 70000\n")
+    code, _, err = run("serve")
+    assert code == 1 and "port = 70000" in err and str(home.config_file) in err
+
+
+def test_serve_refusal_says_how_to_allow_an_open_address(run, home):
+    code, _, err = run("serve", "--host", "0.0.0.0")
+    assert code == 1 and err.count("\n") == 1
+    assert "require_gateway_key = true under [server]" in err
+    assert str(home.config_file) in err and "gateway-key create" in err
+
+
+def test_file_system_errors_are_one_line(run, monkeypatch):
+    def denied(args):
+        raise PermissionError(13, "Permission denied", "/somewhere/kilo.sqlite3")
+
+    monkeypatch.setattr(key_commands, "cmd_keys_list", denied)
+    code, _, err = run("keys", "list")
+    assert code == 1
+    assert err == "kilo-tui: error: /somewhere/kilo.sqlite3: Permission denied\n"
+
+
+# --- keys: partial imports, replacements, and the fallback file's real mode -------
+
+
+def test_keys_import_stores_every_good_key_and_names_the_bad_ones(run, monkeypatch):
+    monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
+    monkeypatch.setenv("GEMINI_API_KEY", "bad key")
+    monkeypatch.setenv("GOOGLE_API_KEY", SECRET + "G")
+    monkeypatch.setenv("XAI_API_KEY", "line one\nline two")
+    code, out, err = run("keys", "import")
+    assert code == 0
+    assert "Stored deepseek 'default'" in out and "DEEPSEEK_API_KEY" in out
+    assert "Stored google 'default'" in out and "from GOOGLE_API_KEY" in out
+    assert "skipped GEMINI_API_KEY (google): the key contains spaces" in err
+    assert "skipped XAI_API_KEY (xai): the key has more than one line" in err
+    assert "bad key" not in out + err and "line one" not in out + err
+
+
+def test_keys_import_fails_only_when_nothing_could_be_stored(run, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "bad key")
+    code, out, err = run("keys", "import")
+    assert code == 1 and out == ""
+    assert "skipped GEMINI_API_KEY" in err and "no key was imported" in err
+
+
+def test_keys_add_over_an_existing_label_says_it_replaced_it(run):
+    run("keys", "add", "openai", stdin=SECRET)
+    code, out, _ = run("keys", "add", "openai", stdin=SECRET[:-4] + "NEW1")
+    assert code == 0
+    assert "Replaced the OpenAI key 'default' (…LAST) with …NEW1" in out
+
+
+def test_keys_list_says_when_the_fallback_file_is_readable_by_others(run, home):
+    keyring.set_keyring(null.Keyring())
+    assert run("keys", "add", "deepseek", stdin=SECRET)[0] == 0
+    assert "readable by you only" in run("keys", "list")[1]
+    home.secrets_file.chmod(0o644)
+    code, out, err = run("keys", "list")
+    assert code == 0 and "readable by you only" not in out
+    assert "readable by other users: mode 0644" in out
+    assert f"chmod 600 {home.secrets_file}" in err
+
+
+# --- gateway keys ----------------------------------------------------------------
+
+
+def test_revoking_twice_says_it_was_already_revoked(run):
+    key_id = run("gateway-key", "create", "--project", "p")[1].split()[3]
+    assert "Revoked" in run("gateway-key", "revoke", key_id)[1]
+    code, out, _ = run("gateway-key", "revoke", key_id.upper().replace("GK_", "gk_"))
+    assert code == 0 and "already revoked" in out and "Revoked" not in out
+
+
+@pytest.mark.parametrize("bad", ["gk_123", "sk-kilo-abc", "GK-12345678", "12345678"])
+def test_a_malformed_gateway_key_id_is_bad_usage(run, bad):
+    code, _, err = run("gateway-key", "revoke", bad)
+    assert code == 2 and "is not a gateway key id" in err and err.count("\n") == 1
+
+
+# --- reports ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_a_window_that_ends_before_it_starts_is_bad_usage(run, home, command):
+    seed(home)
+    code, _, err = run(command, "--since", "1d", "--until", "2d")
+    assert code == 2 and "--since 1d is not before --until 2d" in err
+
+
+def test_report_csv_share_is_plain_decimal(run, home):
+    now = utc_now()
+
+    async def write() -> None:
+        store = RequestStore(home.database())
+        await store.open()
+        for name, cost in (("big", "1"), ("tiny", "0.000004")):
+            store.submit(
+                RequestRecord(
+                    name,
+                    now - timedelta(hours=1),
+                    "openai",
+                    name,
+                    status=200,
+                    cost_usd=Decimal(cost),
+                    cost_source="computed",
+                )
+            )
+        await store.close()
+
+    asyncio.run(write())
+    code, out, _ = run("report", "--format", "csv")
+    rows = {row["group"]: row for row in csv.DictReader(io.StringIO(out))}
+    assert code == 0 and rows["tiny"]["share"] == "0.000004"
+    assert "e-" not in out
+
+
+def test_read_only_commands_create_no_files(run, tmp_path, monkeypatch):
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("KILO_TUI_HOME", str(fresh))
+    header = ",".join(queries.EXPORT_FIELDS)
+    code, out, err = run("export")
+    assert code == 0 and out == header + "\n" and "nothing recorded yet" in err
+    assert run("export", "--format", "json")[1] == "[]\n"
+    code, out, _ = run("report", "--format", "csv")
+    assert code == 0 and out.startswith("group,requests,") and out.count("\n") == 1
+    data = json.loads(run("report", "--format", "json", "--demo")[1])
+    assert data["groups"] == [] and data["total"]["requests"] == 0
+    assert "No requests in this window" in run("report")[1]
+    assert "No provider keys stored" in run("keys", "list")[1]
+    assert "No gateway keys" in run("gateway-key", "list")[1]
+    assert run("keys", "remove", "openai")[0] == 1
+    assert run("keys", "test", "openai")[0] == 1
+    assert run("gateway-key", "revoke", "gk_12345678")[0] == 1
+    assert not fresh.exists()

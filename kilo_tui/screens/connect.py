@@ -11,11 +11,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from kilo_tui.format import SYNTAX_STYLE, mask
+from kilo_tui.format import SYNTAX_STYLE, mask, plain
 from kilo_tui.screens.base import ConsoleScreen
-from kilo_tui.snippets import Snippet, snippets
-
-NO_KEY = "none"
+from kilo_tui.snippets import NO_KEY, Setup, Snippet, setup
 
 
 class ConnectScreen(ConsoleScreen):
@@ -23,6 +21,7 @@ class ConnectScreen(ConsoleScreen):
 
     MODE = "connect"
     CSS_PATH = "connect.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("c", "copy", "Copy snippet", id="connect.copy"),
         Binding("k", "focus_key", "Gateway key", id="connect.key"),
@@ -33,7 +32,7 @@ class ConnectScreen(ConsoleScreen):
             yield Static(id="base-urls")
             with Horizontal(id="connect-choices"):
                 yield Label("Gateway key")
-                yield Select([], prompt="none (loopback, default project)", id="key")
+                yield Select([], prompt=f'none ("{NO_KEY}")', id="key")
                 yield Input(placeholder="or paste sk-kilo-…", password=True, id="paste")
                 yield Label("Project")
                 yield Input(value="default", id="project")
@@ -41,6 +40,7 @@ class ConnectScreen(ConsoleScreen):
             yield OptionList(id="tools")
             with VerticalScroll(id="snippet-box"):
                 yield Static(id="snippet")
+                yield Static(id="snippet-notes")
 
     def on_mount(self) -> None:
         self.watch(self.app, "gateway_state", lambda _: self._refresh(), init=False)
@@ -53,7 +53,7 @@ class ConnectScreen(ConsoleScreen):
     def _fill_keys(self) -> None:
         select = self.query_one("#key", Select)
         options = [
-            (Text(f"{project} ({key_id}, {mask(secret)})"), key_id)
+            (Text(f"{plain(project)} ({key_id}, {mask(secret)})"), key_id)
             for key_id, (project, secret) in self.app.session_keys.items()
         ]
         current = select.value
@@ -63,9 +63,7 @@ class ConnectScreen(ConsoleScreen):
 
     @property
     def base_url(self) -> str:
-        return self.app.host.base_url or (
-            f"http://{self.app.host.settings.host}:{self.app.host.settings.port}"
-        )
+        return self.app.host.expected_url
 
     def _key(self) -> str | None:
         pasted = self.query_one("#paste", Input).value.strip()
@@ -81,8 +79,12 @@ class ConnectScreen(ConsoleScreen):
             return self.app.session_keys[key_id][0]
         return self.query_one("#project", Input).value.strip() or "default"
 
+    def _setup(self) -> Setup:
+        required = self.app.host.settings.require_gateway_key
+        return setup(self.base_url, self._key(), self._project(), required)
+
     def _snippets(self) -> list[Snippet]:
-        return snippets(self.base_url, self._key(), self._project())
+        return self._setup().snippets
 
     def _refresh(self) -> None:
         self.query_one("#base-urls", Static).update(_base_urls(self.base_url, self.app))
@@ -93,8 +95,12 @@ class ConnectScreen(ConsoleScreen):
         self._show(highlighted)
 
     def _show(self, index: int | None) -> None:
-        items = self._snippets()
-        snippet = items[index or 0]
+        chosen = self._setup()
+        snippet = chosen.snippets[index or 0]
+        notes = self.query_one("#snippet-notes", Static)
+        # Text, not markup: notes quote the project name as typed.
+        notes.update(Text("\n\n".join(plain(n) for n in chosen.notes)))
+        notes.display = bool(chosen.notes)
         body = Syntax(snippet.text, snippet.lexer, word_wrap=True, **SYNTAX_STYLE)
         self.query_one("#snippet", Static).update(body)
         box = self.query_one("#snippet-box")
@@ -120,13 +126,17 @@ class ConnectScreen(ConsoleScreen):
         self.query_one("#key", Select).focus()
 
 
-def _base_urls(base_url: str, app) -> str:
+def _base_urls(base_url: str, app) -> Text:
     state = "" if app.gateway_state == "running" else "  (gateway not running)"
-    return (
-        f"[b]OpenAI-compatible[/b]  {base_url}/v1{state}\n"
-        f"[b]Anthropic[/b]          {base_url}\n"
-        f"[b]Any provider, raw[/b]  {base_url}/{{provider}}/…   "
-        f"e.g. {base_url}/google/v1beta/models/gemini-2.5-flash:generateContent\n"
-        "[dim]Without a gateway key, requests from this machine are counted to the "
-        "project in X-Kilo-Project, else to default. Create keys on the Keys screen.[/]"
+    return Text.assemble(
+        ("OpenAI-compatible  ", "bold"),
+        f"{base_url}/v1{state}\n",
+        ("Anthropic          ", "bold"),
+        f"{base_url}\n",
+        ("Any provider, raw  ", "bold"),
+        f"{base_url}/{{provider}}/…  ",
+        (
+            f"e.g. {base_url}/google/v1beta/models/gemini-2.5-flash:generateContent",
+            "dim",
+        ),
     )

@@ -5,24 +5,25 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from kilo_tui.costs_data import (
     GROUPS,
     PERIODS,
     CostsData,
+    auto_bucket,
     export,
     export_path,
     load_costs,
 )
-from kilo_tui.format import count, money
+from kilo_tui.format import compact, count, money
 from kilo_tui.messages import CostsLoaded, ExportWritten, WorkFailed
 from kilo_tui.screens.base import ConsoleScreen
+from kilo_tui.widgets.breakdown import BreakdownTable
 from kilo_tui.widgets.charts import CostBars, CostTrend
 from kilo_tui.widgets.figure import Figure
 from proxy.queries import Figures, parse_since
@@ -31,16 +32,15 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 10.0
 _BUCKET_NAMES = {"hour": "hourly", "day": "daily"}
-TABLE_COLUMNS = (
-    ("group", "Group"),
-    ("requests", "Requests"),
-    ("input", "Input"),
-    ("cached", "Cached"),
-    ("output", "Output"),
-    ("reasoning", "Reasoning"),
-    ("cost", "Cost"),
-    ("unpriced", "Unpriced"),
-    ("share", "Share"),
+TOTALS = (
+    ("cost", "cost"),
+    ("requests", "requests"),
+    ("average", "per request"),
+    ("input", "input"),
+    ("cached", "cached"),
+    ("output", "output"),
+    ("reasoning", "reasoning"),
+    ("unpriced", "unpriced"),
 )
 
 
@@ -53,17 +53,24 @@ class CostsScreen(ConsoleScreen):
         Binding("p", "cycle_period", "Period", id="costs.period"),
         Binding("g", "cycle_group", "Group by", id="costs.group"),
         Binding("b", "toggle_bucket", "Hour/day", id="costs.bucket"),
+        Binding("t", "toggle_chart", "Table/chart", id="costs.chart"),
         Binding("r", "reload", "Refresh", id="costs.refresh"),
         Binding("e", "export('breakdown')", "Export", id="costs.export"),
         Binding("E", "export('requests')", "Export rows", id="costs.export_rows"),
         Binding("f", "toggle_format", "CSV/JSON", id="costs.format"),
     ]
+    # Narrow: the bar chart and the minor totals step aside. Short: the trend
+    # does, until `t` swaps it in for the table.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-medium"), (44, "-tall")]
 
     def __init__(self) -> None:
         super().__init__()
         self.period = PERIODS[1]
         self.by = "model"
-        self.bucket = self.period.bucket
+        # None: hourly or daily by the window's length; else what the user chose.
+        self.chosen_bucket: str | None = None
+        self.bucket = "day"
         self.fmt = "csv"
         self.data: CostsData | None = None
 
@@ -84,26 +91,15 @@ class CostsScreen(ConsoleScreen):
             )
             yield Static("", id="costs-window")
         with Horizontal(id="totals"):
-            for key, label in (
-                ("cost", "total cost"),
-                ("requests", "requests"),
-                ("average", "avg / request"),
-                ("input", "input tokens"),
-                ("cached", "cached"),
-                ("output", "output"),
-                ("reasoning", "reasoning"),
-                ("unpriced", "unpriced"),
-            ):
+            for key, label in TOTALS:
                 yield Figure(label, id=f"total-{key}")
         with Horizontal(id="costs-main"):
-            yield DataTable(id="breakdown", cursor_type="row", zebra_stripes=True)
+            yield BreakdownTable(id="breakdown")
             yield CostBars(id="bars")
         yield CostTrend(id="trend")
 
     def on_mount(self) -> None:
-        table = self.query_one("#breakdown", DataTable)
-        for key, label in TABLE_COLUMNS:
-            table.add_column(label, key=key)
+        table = self.query_one("#breakdown", BreakdownTable)
         self.query_one("#since").display = False
         self.set_interval(REFRESH_SECONDS, self._auto_reload, name="costs-refresh")
         table.focus()
@@ -128,6 +124,7 @@ class CostsScreen(ConsoleScreen):
         except ValueError as exc:
             self.notify(str(exc), title="Period", severity="warning")
             return
+        self.bucket = self.chosen_bucket or auto_bucket(since, until)
         self._load(since, until, self.by, self.bucket)
 
     @work(exclusive=True, group="costs", name="costs-load", exit_on_error=False)
@@ -144,7 +141,7 @@ class CostsScreen(ConsoleScreen):
     def on_costs_loaded(self, message: CostsLoaded) -> None:
         self.data = message.data
         self._show_totals(message.data.totals)
-        self._show_rows(message.data.rows)
+        self.query_one(BreakdownTable).show(message.data.rows)
         self.query_one(CostBars).show(message.data.rows)
         self.query_one(CostTrend).show(message.data.trend)
         self._show_window(message.data)
@@ -153,50 +150,41 @@ class CostsScreen(ConsoleScreen):
         self.notify(message.reason, title=message.what, severity="error", timeout=15)
 
     def _show_totals(self, t: Figures) -> None:
-        cost = t.cost if t.cost is not None else None
         priced = t.requests - t.unpriced
-        average = cost / priced if cost is not None and priced else None
-        values = {
-            "cost": money(cost) if cost is not None else "–",
-            "requests": count(t.requests),
-            "average": money(average) if average is not None else "–",
-            "input": count(t.input_tokens),
-            "cached": count(t.cache_read_tokens),
-            "output": count(t.output_tokens),
-            "reasoning": count(t.reasoning_tokens),
-            "unpriced": count(t.unpriced),
+        average = t.cost / priced if t.cost is not None and priced else None
+        tokens = {
+            "requests": t.requests,
+            "input": t.input_tokens,
+            "cached": t.cache_read_tokens,
+            "output": t.output_tokens,
+            "reasoning": t.reasoning_tokens,
+            "unpriced": t.unpriced,
         }
-        for key, text in values.items():
+        values = {
+            "cost": money(t.cost) if t.cost is not None else "–",
+            "average": money(average) if average is not None else "–",
+        }
+        for key, _ in TOTALS:
+            figure = self.query_one(f"#total-{key}", Figure)
             warn = key == "unpriced" and t.unpriced > 0
-            self.query_one(f"#total-{key}", Figure).show(text, warn=warn)
-
-    def _show_rows(self, rows: list[Figures]) -> None:
-        table = self.query_one("#breakdown", DataTable)
-        table.clear()
-        cells = [_cells(r) for r in rows]
-        # Numbers are right-aligned by padding, column by column.
-        widths = [
-            max([len(label), *(len(c[i]) for c in cells)])
-            for i, (_, label) in enumerate(TABLE_COLUMNS)
-        ]
-        for r, row in zip(rows, cells, strict=True):
-            # Text, not str: group names come from clients and are never markup.
-            padded = [Text(row[0])] + [
-                Text(v.rjust(w)) for v, w in zip(row[1:], widths[1:], strict=True)
-            ]
-            table.add_row(*padded, key=r.group or "")
+            if key in tokens:
+                # "12.3M" when the box is too narrow for every digit.
+                figure.show(count(tokens[key]), warn, short=compact(tokens[key]))
+            else:
+                figure.show(values[key], warn)
 
     def _show_window(self, data: CostsData) -> None:
         since = "the beginning" if data.since is None else _when(data.since)
+        # Most telling first: a narrow screen cuts the end off.
         self.query_one("#costs-window", Static).update(
-            f"{since} → {_when(data.until)} · {_BUCKET_NAMES[self.bucket]} · "
-            f"export as {self.fmt}"
+            f"{_BUCKET_NAMES[data.trend.bucket]} · {since} → {_when(data.until)} · "
+            f"exports {self.fmt}"
         )
 
     @on(Select.Changed, "#period")
     def _period_chosen(self, event: Select.Changed) -> None:
         self.period = next(p for p in PERIODS if p.key == event.value)
-        self.bucket = self.period.bucket
+        self.chosen_bucket = None
         custom = self.query_one("#since", Input)
         custom.display = self.period.key == "custom"
         if custom.display:
@@ -223,8 +211,11 @@ class CostsScreen(ConsoleScreen):
         ]
 
     def action_toggle_bucket(self) -> None:
-        self.bucket = "day" if self.bucket == "hour" else "hour"
+        self.chosen_bucket = "day" if self.bucket == "hour" else "hour"
         self.action_reload()
+
+    def action_toggle_chart(self) -> None:
+        self.toggle_class("-chart")
 
     def action_toggle_format(self) -> None:
         self.fmt = "json" if self.fmt == "csv" else "csv"
@@ -257,25 +248,12 @@ class CostsScreen(ConsoleScreen):
         )
 
 
-def _cells(r: Figures) -> list[str]:
-    return [
-        r.group or "(none)",
-        count(r.requests),
-        count(r.input_tokens),
-        count(r.cache_read_tokens),
-        count(r.output_tokens),
-        count(r.reasoning_tokens),
-        money(r.cost) if r.cost is not None else "–",
-        count(r.unpriced) if r.unpriced else "",
-        f"{r.share:.1%}",
-    ]
-
-
 def _when(moment: datetime) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone().strftime("%m-%d %H:%M")
 
 
 def _reason(exc: Exception) -> str:
-    # One line the user can act on; the full story goes to the event log.
-    log.warning("%s: %s", type(exc).__name__, exc)
+    # One line the user can act on (the screen notifies); the event log keeps the
+    # kind of error too.
+    log.info("%s: %s", type(exc).__name__, exc)
     return str(exc) or type(exc).__name__

@@ -15,7 +15,14 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from kilo_tui.arithmetic import explain
 from kilo_tui.capture import capture_for, rates_for
-from kilo_tui.format import SYNTAX_STYLE, count, duration, money, status_label
+from kilo_tui.format import (
+    SYNTAX_STYLE,
+    count,
+    duration,
+    exact_money,
+    plain,
+    status_label,
+)
 from kilo_tui.masking import mask_headers, pretty_body
 from proxy.records import RequestRecord, iso_utc
 
@@ -37,7 +44,7 @@ class DetailScreen(Screen):
         r = self.record
         title = f"{status_label(r)}  {r.provider}/{r.model}"
         yield Static(
-            Text(f"{title}  ·  {r.project}  ·  {r.surface}"), id="detail-title"
+            Text(plain(f"{title}  ·  {r.project}  ·  {r.surface}")), id="detail-title"
         )
         capture = capture_for(self.app.host, r.id)
         with TabbedContent(id="detail-tabs"):
@@ -65,8 +72,8 @@ def _grid(rows: list[tuple[str, str]], title: str | None = None) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for label, value in rows:
-        # Text, not str: values come from clients and are never markup.
-        table.add_row(label, Text(value))
+        # Text, not str: values come from clients, never markup nor escape codes.
+        table.add_row(label, Text(plain(value)))
     return table
 
 
@@ -87,10 +94,15 @@ def _overview(r: RequestRecord) -> Table:
             ("streamed", "yes" if r.stream else "no"),
             ("time to first byte", duration(r.ttfb_ms)),
             ("duration", duration(r.latency_ms)),
-            ("cost", f"{money(r.cost_usd)} ({r.cost_source})"),
+            ("cost", f"{_cost_text(r.cost_usd)} ({r.cost_source})"),
             ("error", r.error or "–"),
         ]
     )
+
+
+def _cost_text(cost) -> str:
+    # Exact here, as in the arithmetic; the Live table shows it rounded.
+    return "unpriced" if cost is None else exact_money(cost)
 
 
 def _usage(r: RequestRecord) -> Table:
@@ -129,11 +141,23 @@ def _exchange(capture, side: str) -> VerticalScroll:
         )
     headers = getattr(capture, f"{side}_headers", {}) or {}
     body, lexer = pretty_body(getattr(capture, f"{side}_body", None))
-    lines = [f"{name}: {value}" for name, value in mask_headers(headers).items()]
+    lines = [plain(f"{name}: {value}") for name, value in mask_headers(headers).items()]
+    # Bodies and headers are what clients and providers sent: escape codes in them
+    # are shown as symbols, never sent to the terminal.
     return VerticalScroll(
         Static(Text("\n".join(lines) or "(no headers)"), classes="headers"),
         Static(
-            Syntax(body or "(empty body)", lexer, word_wrap=True, **SYNTAX_STYLE),
+            Syntax(
+                _keep_lines(body) or "(empty body)",
+                lexer,
+                word_wrap=True,
+                **SYNTAX_STYLE,
+            ),
             classes="body",
         ),
     )
+
+
+def _keep_lines(text: str) -> str:
+    """Control characters made visible, except the line breaks and tabs of a body."""
+    return "\n".join(plain(line.replace("\t", "    ")) for line in text.split("\n"))

@@ -44,19 +44,24 @@ Filter terms all have to hold:
 
 ## Costs
 
-A period (`p`), a grouping (`g`), hourly or daily buckets (`b`), refresh (`r`), and
-export (`e`: the breakdown, `E`: the raw rows). Unpriced requests are counted in their
-own column, never as $0. The figures are those of `kilo-tui report`.
+A period (`p`), a grouping (`g`), hourly or daily buckets (`b`; by itself hourly up to
+three days, daily beyond), the table or the trend chart (`t`, for small terminals),
+refresh (`r`), and export (`e`: the breakdown, `E`: the raw rows). Unpriced requests
+are counted in their own column, never as $0. The figures are those of
+`kilo-tui report`.
 
 ## Keys
 
 `a` adds a key (typed into a masked field), `t` tests the selected key, `d` removes it,
 `i` imports keys from environment variables. Gateway keys: `n` creates one for a project
-(shown once), `v` revokes the selected one.
+(shown once), `v` revokes the selected one. In demo mode, keys live in memory only and
+are never saved.
 
 ## Connect
 
-Base URLs and setups for common tools; `c` copies the one shown.
+Base URLs and setups for common tools; `c` copies the one shown. Without a gateway key
+the setups send the key `kilo`, which the gateway takes as "no key": it works from this
+machine only, and counts to the project in X-Kilo-Project (else `default`).
 """
 
 

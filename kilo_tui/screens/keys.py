@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Static
+from textual.worker import get_current_worker
 
 from kilo_tui import keys_data
-from kilo_tui.format import duration
+from kilo_tui.format import duration, plain
 from kilo_tui.messages import (
     GatewayKeyCreated,
     KeysChanged,
@@ -41,6 +42,9 @@ PROVIDER_COLUMNS = (
     ("models", "Models"),
     ("when", "Checked"),
 )
+# Left out below NARROW columns, so the key and its check stay in view.
+NARROW = 110
+NARROW_DROPS = {"id", "models", "when"}
 GATEWAY_COLUMNS = (
     ("id", "Id"),
     ("project", "Project"),
@@ -91,14 +95,31 @@ class KeysScreen(ConsoleScreen):
             yield DataTable(id="gateway-keys", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        for table_id, columns in (
-            ("#providers", PROVIDER_COLUMNS),
-            ("#gateway-keys", GATEWAY_COLUMNS),
-        ):
-            table = self.query_one(table_id, DataTable)
-            for key, label in columns:
-                table.add_column(label, key=key)
+        table = self.query_one("#gateway-keys", DataTable)
+        for key, label in GATEWAY_COLUMNS:
+            table.add_column(label, key=key)
+        self._provider_columns()
         self.query_one("#providers").focus()
+
+    def on_resize(self) -> None:
+        if self._provider_columns() and self.snapshot is not None:
+            self._show_providers(self.snapshot)
+
+    def _provider_columns(self) -> bool:
+        """Set the provider table's columns for the width; True if they changed."""
+        narrow = self.size.width < NARROW
+        wanted = [
+            (key, label)
+            for key, label in PROVIDER_COLUMNS
+            if not (narrow and key in NARROW_DROPS)
+        ]
+        table = self.query_one("#providers", DataTable)
+        if [str(key.value) for key in table.columns] == [k for k, _ in wanted]:
+            return False
+        table.clear(columns=True)
+        for key, label in wanted:
+            table.add_column(label, key=key)
+        return True
 
     def on_screen_resume(self) -> None:
         self._load()
@@ -111,7 +132,10 @@ class KeysScreen(ConsoleScreen):
         except Exception as exc:
             self.post_message(WorkFailed("Keys", _reason(exc)))
             return
-        self.post_message(KeysLoaded(snapshot))
+        # A newer read was started (say, just after a key was added): this one may
+        # predate the change, and must not land after it.
+        if not get_current_worker().is_cancelled:
+            self.post_message(KeysLoaded(snapshot))
 
     def on_keys_loaded(self, message: KeysLoaded) -> None:
         self.snapshot = message.snapshot
@@ -121,8 +145,14 @@ class KeysScreen(ConsoleScreen):
 
     def _show_note(self, snapshot: keys_data.KeysSnapshot) -> None:
         note = self.query_one("#keystore-note", Static)
-        note.set_class(snapshot.fallback, "fallback")
-        if snapshot.fallback:
+        note.set_class(snapshot.fallback or snapshot.demo, "fallback")
+        if snapshot.demo:
+            note.update(
+                "Demo mode: keys added here are kept in memory for this session and "
+                "are not saved. Your real keys (OS keyring or secrets file) are "
+                "neither used nor changed."
+            )
+        elif snapshot.fallback:
             note.update(
                 f"⚠ Keys are kept in {snapshot.where}. Anyone who can log in as you "
                 "can read that file; install an OS keyring to keep them there instead."
@@ -134,27 +164,29 @@ class KeysScreen(ConsoleScreen):
         table = self.query_one("#providers", DataTable)
         cursor = table.cursor_row
         table.clear()
+        shown = [str(key.value) for key in table.columns]
         for row in snapshot.rows:
-            table.add_row(*self._provider_cells(row), key=row.row_key)
+            cells = self._provider_cells(row)
+            table.add_row(*(cells[key] for key in shown), key=row.row_key)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
 
-    def _provider_cells(self, row: keys_data.KeyRow) -> list:
+    def _provider_cells(self, row: keys_data.KeyRow) -> dict:
         testing = (row.provider, row.label) in self.testing
         status = "testing…" if testing else row.check_status or ""
         kind = "testing" if testing else row.check_status
-        return [
-            Text(row.provider_name),
-            Text(row.provider, style="dim"),
-            Text(f"{row.label} …{row.last4}")
+        return {
+            "provider": Text(row.provider_name),
+            "id": Text(row.provider, style="dim"),
+            "key": Text(f"{row.label} …{row.last4}")
             if row.last4
             else Text("no key", style="dim"),
-            _stored(row.stored),
-            Text(status, style=_check_style(self, kind)),
-            duration(row.latency_ms) if row.latency_ms is not None else "",
-            str(row.models) if row.models is not None else "",
-            Text(row.checked_at or ""),
-        ]
+            "stored": _stored(row.stored),
+            "check": Text(status, style=_check_style(self, kind)),
+            "latency": duration(row.latency_ms) if row.latency_ms is not None else "",
+            "models": str(row.models) if row.models is not None else "",
+            "when": Text(row.checked_at or ""),
+        }
 
     def _show_gateway_keys(self, snapshot: keys_data.KeysSnapshot) -> None:
         table = self.query_one("#gateway-keys", DataTable)
@@ -162,7 +194,7 @@ class KeysScreen(ConsoleScreen):
         for key in snapshot.gateway_keys:
             state = f"revoked {key.revoked}" if key.revoked else "active"
             cells = (key.id, key.project, key.created or "", state)
-            table.add_row(*(Text(c) for c in cells), key=key.id)
+            table.add_row(*(Text(plain(c)) for c in cells), key=key.id)
 
     def _selected(self) -> keys_data.KeyRow | None:
         table = self.query_one("#providers", DataTable)
@@ -173,7 +205,9 @@ class KeysScreen(ConsoleScreen):
     def action_add(self) -> None:
         providers = [(p.name, p.id) for p in self.app.host.settings.providers.values()]
         selected = self._selected()
-        dialog = AddKeyDialog(providers, selected.provider if selected else None)
+        dialog = AddKeyDialog(
+            providers, selected.provider if selected else None, demo=self.app.host.demo
+        )
         self.app.push_screen(dialog, self._added)
 
     def _added(self, answer) -> None:
@@ -224,10 +258,9 @@ class KeysScreen(ConsoleScreen):
 
     def _refresh_row(self, row: keys_data.KeyRow) -> None:
         table = self.query_one("#providers", DataTable)
-        for (key, _), value in zip(
-            PROVIDER_COLUMNS, self._provider_cells(row), strict=True
-        ):
-            table.update_cell(row.row_key, key, value)
+        cells = self._provider_cells(row)
+        for key in table.columns:
+            table.update_cell(row.row_key, key, cells[str(key.value)])
 
     def action_remove(self) -> None:
         row = self._selected()
@@ -348,5 +381,6 @@ def _check_style(screen: KeysScreen, kind: str | None) -> str:
 
 
 def _reason(exc: Exception) -> str:
-    log.warning("%s: %s", type(exc).__name__, exc)
+    # The screen notifies; the event log keeps the kind of error too.
+    log.info("%s: %s", type(exc).__name__, exc)
     return str(exc) or type(exc).__name__

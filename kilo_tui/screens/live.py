@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 
 from kilo_tui.filters import Filter, FilterError, parse
+from kilo_tui.format import plain
 from kilo_tui.live_state import Batch
 from kilo_tui.screens.base import ConsoleScreen
 from kilo_tui.screens.detail import DetailScreen
@@ -23,6 +25,7 @@ class LiveScreen(ConsoleScreen):
 
     MODE = "live"
     CSS_PATH = "live.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("space", "pause", "Pause", id="live.pause"),
         Binding("space", "follow", "Follow", id="live.follow"),
@@ -47,6 +50,7 @@ class LiveScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.app.live_changed.subscribe(self, self._on_batch, immediate=True)
+        self.watch(self.app, "gateway_state", lambda _: self._show_status(), init=False)
         self.set_interval(1.0, self._tick, name="live-rates")
         self.query_one(LiveTable).focus()
         self._rebuild()
@@ -102,11 +106,29 @@ class LiveScreen(ConsoleScreen):
         table = self.query_one(LiveTable)
         shown = f"{table.row_count:,} of {len(self.app.live.window):,} in window"
         if self.filter.active:
-            shown += f" · filter: {self.filter.text}"
+            shown += f" · filter: {plain(self.filter.text)}"
         if not self.following:
             shown = f"PAUSED · {self._held:,} new · " + shown
-        self.query_one("#live-status", Static).update(shown)
+        # Text, not markup: the filter is whatever the user typed.
+        self.query_one("#live-status", Static).update(Text(shown))
         self.query_one("#live-status").set_class(not self.following, "paused")
+        table.show_placeholder(self._placeholder(table))
+
+    def _placeholder(self, table: LiveTable) -> str:
+        """What the empty table says: why it is empty and what to do next."""
+        if table.row_count:
+            return ""
+        if self.filter.active and len(self.app.live.window):
+            return "No request in the window matches the filter (escape clears it)."
+        host = self.app.host
+        if self.app.gateway_state == "failed":
+            return "The gateway is not running: see the message above."
+        if host.demo:
+            return "Waiting for the first demo requests…"
+        return (
+            "No requests yet. Add a provider key (3 Keys) and point a tool at "
+            f"{host.expected_url}/v1 (4 Connect)."
+        )
 
     def action_pause(self) -> None:
         self.following = False

@@ -22,10 +22,16 @@ class Dialog(ModalScreen):
 class AddKeyDialog(Dialog):
     """Provider, label and the secret itself, typed into a masked field."""
 
-    def __init__(self, providers: list[tuple[str, str]], provider: str | None):
+    def __init__(
+        self,
+        providers: list[tuple[str, str]],
+        provider: str | None,
+        demo: bool = False,
+    ):
         super().__init__()
         self.providers = providers
         self.provider = provider
+        self.demo = demo
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -42,7 +48,10 @@ class AddKeyDialog(Dialog):
             yield Label("Key")
             yield Input(placeholder="paste the key", password=True, id="secret")
             yield Static(
-                "The key goes to the OS keyring (or the private fallback file); "
+                "Demo mode: the key is kept in memory for this session only, and "
+                "is not saved."
+                if self.demo
+                else "The key goes to the OS keyring (or the private fallback file); "
                 "it is never shown again, only its last four characters.",
                 classes="dialog-note",
             )

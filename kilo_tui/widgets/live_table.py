@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kilo_tui.widgets.live_columns import COLUMNS, GAP, column_widths, fit
+from kilo_tui.format import fit
+from kilo_tui.widgets.live_columns import GAP, Layout, layout
 from proxy.records import RequestRecord, utc_now
 
 
@@ -72,6 +74,10 @@ class LiveTable(ScrollView, can_focus=True):
         self._order: list[int] = []
         self._rows: list[Row] = []
         self._by_id: dict[str, Row] = {}
+        self._layout: Layout | None = None
+        self._layout_width = 0
+        # Said in the body while no request is shown.
+        self.placeholder = ""
 
     @property
     def row_count(self) -> int:
@@ -147,6 +153,18 @@ class LiveTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
         self.refresh()
 
+    def show_placeholder(self, text: str) -> None:
+        """What to say while the table is empty (first run, or nothing matches)."""
+        if text != self.placeholder:
+            self.placeholder = text
+            self.refresh()
+
+    def _columns(self, width: int) -> Layout:
+        # Recomputed only when the width changes: render_line runs for every line.
+        if self._layout is None or self._layout_width != width:
+            self._layout, self._layout_width = layout(width - 2), width
+        return self._layout
+
     def on_resize(self) -> None:
         self._resized()
 
@@ -191,14 +209,26 @@ class LiveTable(ScrollView, can_focus=True):
         if y == 0:
             return self._header(width)
         index = int(self.scroll_y) + y - 1
+        if not self._rows:
+            return self._placeholder_line(y - 2, width)
         if index >= len(self._rows):
             return Strip.blank(width, self.rich_style)
         record = self._rows[index].record
         return self._line(record, width, index == self.cursor, self.clock())
 
+    def _placeholder_line(self, line: int, width: int) -> Strip:
+        # One blank line under the header, then the hint wrapped to the width.
+        lines = textwrap.wrap(self.placeholder, max(width - 4, 10))
+        if not 0 <= line < len(lines):
+            return Strip.blank(width, self.rich_style)
+        style = self.rich_style + self.get_component_rich_style("live-table--muted")
+        text = fit("  " + lines[line], width)
+        return Strip([Segment(text, style)]).adjust_cell_length(width, self.rich_style)
+
     def _header(self, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("live-table--header")
-        cells = [(c.title, c.right) for c in COLUMNS]
+        columns = self._columns(width)
+        cells = [(c.title, c.right) for c in columns.columns]
         return self._strip(cells, [style] * len(cells), width, style)
 
     def _line(
@@ -208,7 +238,7 @@ class LiveTable(ScrollView, can_focus=True):
         if selected:
             base += self.get_component_rich_style("live-table--cursor")
         cells, styles = [], []
-        for column in COLUMNS:
+        for column in self._columns(width).columns:
             text, kind = column.cell(record, now)
             cells.append((text, column.right))
             styles.append(base + self._kind_style(kind) if kind else base)
@@ -226,7 +256,7 @@ class LiveTable(ScrollView, can_focus=True):
     ) -> Strip:
         segments = [Segment(" ", fill)]
         for (text, right), style, size in zip(
-            cells, styles, column_widths(width - 2), strict=True
+            cells, styles, self._columns(width).widths, strict=True
         ):
             segments.append(Segment(fit(text, size, right), style))
             segments.append(Segment(" " * GAP, fill))

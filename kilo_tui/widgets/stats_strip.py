@@ -28,7 +28,7 @@ class StatsStrip(Horizontal):
         """Paint one moment's rates."""
         self.query_one("#rps", Figure).show(f"{rates.requests_per_s:.1f}")
         self.query_one("#tps", Figure).show(compact(rates.tokens_per_s))
-        self.query_one("#spend", Figure).show(money(rates.usd_per_hour, 2))
+        self.query_one("#spend", Figure).show(money(rates.usd_per_hour, floor=2))
         self.query_one("#errors", Figure).show(
             f"{rates.error_rate:.0%}", warn=rates.error_rate >= 0.05
         )

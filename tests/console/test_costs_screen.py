@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import aiosqlite
 
+from kilo_tui.costs_data import auto_bucket
 from kilo_tui.format import count, money
 from kilo_tui.screens.costs import CostsScreen
 from kilo_tui.seed import seed_database
+from kilo_tui.widgets.charts import CostTrend, bucket_labels, ticks
 from kilo_tui.widgets.figure import Figure
 from proxy import queries
 from tests.console.conftest import NOW, SIZE
@@ -106,3 +108,37 @@ async def test_costs_equal_kilo_tui_report_for_the_same_period(
         await pilot.pause()
         shown = {r.group: r.as_dict()["cost_usd"] for r in screen.data.rows}
     assert shown == {g["group"]: g["cost_usd"] for g in report["groups"]}
+
+
+def test_buckets_follow_the_window_and_labels_carry_dates_when_needed():
+    assert auto_bucket(NOW - timedelta(hours=12), NOW) == "hour"
+    assert auto_bucket(NOW - timedelta(days=3), NOW) == "hour"
+    assert auto_bucket(NOW - timedelta(days=7), NOW) == "day"
+    assert auto_bucket(None, NOW) == "day"
+    hours = [NOW - timedelta(hours=n) for n in range(30, 0, -1)]
+    labels = bucket_labels(hours, "hour")
+    assert labels[0] == "01-14 06:00" and labels[-1] == "01-15 11:00"
+    assert len(set(labels)) == len(labels)
+    assert bucket_labels(hours[-3:], "hour") == ["09:00", "10:00", "11:00"]
+    shown = ticks(720, 11, 140)
+    assert shown == sorted(shown) and len(shown) <= 140 // 11
+
+
+async def test_a_month_by_the_hour_is_labelled_in_time_order(static_app, console_home):
+    seed_database(console_home.database(), NOW)
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _costs_screen(app, pilot)
+        assert screen.data.trend.bucket == "day"  # 7 days: daily on its own
+        await pilot.press("p", "b")  # 30 days, then hourly by choice
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.data.trend.bucket == "hour"
+        labels = screen.query_one(CostTrend).labels
+        assert len(labels) > 24 * 29 and labels[0].count("-") == 1
+        starts = screen.data.trend.starts
+        assert starts == sorted(starts)
+        await pilot.press("p")  # all time: a new period goes back to automatic
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.data.trend.bucket == "day"

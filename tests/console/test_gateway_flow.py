@@ -72,7 +72,10 @@ async def test_a_request_through_the_gateway_appears_live_and_in_detail(
             )
         assert answer.status_code == 200
         table = app.screen.query_one(LiveTable)
-        await _until(pilot, lambda: table.row_count == 1)
+        # The row shows up when the request starts; wait for it to finish.
+        await _until(
+            pilot, lambda: table.row_count == 1 and not table.cursor_record.in_flight
+        )
         row = table.cursor_record
         assert (row.provider, row.model, row.project) == (
             "openai",

@@ -7,7 +7,16 @@ from decimal import Decimal
 
 from kilo_tui.arithmetic import explain
 from kilo_tui.feed import LiveFeed
-from kilo_tui.format import compact, duration, money, status_label
+from kilo_tui.format import (
+    compact,
+    duration,
+    exact_money,
+    fit,
+    money,
+    plain,
+    short_status,
+    status_label,
+)
 from kilo_tui.live_state import LiveState
 from kilo_tui.masking import mask_headers, pretty_body
 from kilo_tui.stats import RateMeter
@@ -19,11 +28,51 @@ from tests.console.records import record
 
 
 def test_money_keeps_small_costs_visible_and_never_shows_unpriced_as_zero():
-    assert money(Decimal("0.000123")) == "$0.0001230"
+    # Four significant digits below a dollar (at most six places), cents above.
+    assert money(Decimal("0.0031594")) == "$0.003159"
+    assert money(Decimal("0.000123")) == "$0.000123"
+    assert money(Decimal("0.000061234")) == "$0.000061"
     assert money(Decimal("0.0456")) == "$0.04560"
-    assert money(Decimal("1234.5")) == "$1,234.5000"
-    assert money(Decimal(0)) == "$0.0000"
+    assert money(Decimal("0.99999")) == "$1.00"
+    assert money(Decimal("1234.5")) == "$1,234.50"
+    assert money(Decimal(0)) == "$0.00"
     assert money(None) == "unpriced"
+
+
+def test_money_never_rounds_a_real_cost_to_zero():
+    # An embedding's cost: never "$0.00000004000", never "$0.0000".
+    assert money(Decimal("0.00000004")) == "<$0.000001"
+    assert money(Decimal("0.00000004"), floor=4) == "<$0.0001"
+    assert money(Decimal("0.000061"), floor=4) == "$0.0001"
+    assert money(Decimal("0.004"), floor=2) == "<$0.01"
+    assert len(money(Decimal("99999.99"))) <= 10
+
+
+def test_exact_money_keeps_every_digit():
+    assert exact_money(Decimal("0.00000004000")) == "$0.00000004"
+    assert exact_money(Decimal("3")) == "$3.00"
+    assert exact_money(Decimal("0.0228")) == "$0.0228"
+
+
+def test_short_status_fits_the_column():
+    assert short_status(record(1, status="client_disconnected")) == "disconn"
+    assert short_status(record(1, status="upstream_error")) == "upstream"
+    assert short_status(record(1, status="timeout")) == "timeout"
+    assert short_status(record(1, status=429)) == "429"
+    assert short_status(record(1, in_flight=True, stream=True)) == "streaming"
+
+
+def test_plain_shows_control_characters_instead_of_running_them():
+    assert plain("[red]x\x1b[2J") == "[red]x␛[2J"
+    assert plain("a\x07b\x7fc\x9bd") == "a␇b␡c�d"
+    assert plain("日本語 ok") == "日本語 ok"
+
+
+def test_fit_counts_terminal_cells():
+    assert fit("日本語", 6) == "日本語"
+    assert fit("日本語", 5) == "日本…"
+    assert fit("web", 5, right=True) == "  web"
+    assert fit("abcdef", 4) == "abc…"
 
 
 def test_compact_and_duration():
@@ -94,6 +143,9 @@ def test_masking_headers_and_bodies():
     assert "sk-1234567890" not in text and "…efgh" in text
     raw, _ = pretty_body(b"data: token sk-ant-api03-abcdefghijklmn\n\n")
     assert "abcdefghij" not in raw
+    # A captured stream grows in a bytearray.
+    stream, lexer = pretty_body(bytearray(b'data: {"id": 1}\n\ndata: [DONE]\n\n'))
+    assert lexer == "text" and stream.startswith('data: {"id": 1}')
 
 
 def test_cost_arithmetic_adds_up_to_the_recorded_cost():
@@ -114,7 +166,8 @@ def test_cost_arithmetic_adds_up_to_the_recorded_cost():
         Decimal(10) ** 6
     )
     lines = explain(record(1, usage=usage, cost_usd=cost), rates)
-    assert lines[-1] == ("total", "$0.022800")
+    assert lines[-1] == ("total", "$0.0228")
+    assert lines[0] == ("input: 2,000 × $3.00/M", "$0.006")
     assert [label.split(":")[0] for label, _ in lines[:-1]] == [
         "input",
         "cache read",
@@ -125,5 +178,5 @@ def test_cost_arithmetic_adds_up_to_the_recorded_cost():
 
 def test_cost_arithmetic_for_reported_and_unpriced():
     reported = record(1, cost_usd=Decimal("0.01"), cost_source=COST_REPORTED)
-    assert explain(reported, None) == [("reported by the provider", "$0.01000")]
+    assert explain(reported, None) == [("reported by the provider", "$0.01")]
     assert explain(record(2, cost_usd=None), None)[0][1] == "unpriced"

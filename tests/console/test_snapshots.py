@@ -96,3 +96,25 @@ def test_keys(snap_compare, seeded, console_home, monkeypatch):
         await _settle(pilot)
 
     assert snap_compare(seeded(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_live_at_80x24(snap_compare, seeded):
+    async def run_before(pilot):
+        await _settle(pilot)
+
+    assert snap_compare(seeded(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_costs_at_80x24(snap_compare, seeded):
+    async def run_before(pilot):
+        await pilot.press("2")
+        await _settle(pilot)
+
+    assert snap_compare(seeded(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_first_run(snap_compare, static_app):
+    async def run_before(pilot):
+        await _settle(pilot)
+
+    assert snap_compare(static_app(), terminal_size=SIZE, run_before=run_before)

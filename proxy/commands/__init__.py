@@ -1,0 +1,1 @@
+"""The kilo-tui subcommands, one module per command group; proxy.cli dispatches."""

@@ -16,6 +16,7 @@ import httpx
 
 from kilo_tui.demo_tools import TOOLS, Plan, Tool, plan
 from kilo_tui.host import GatewayHost
+from kilo_tui.key_stores import forget_demo_keys
 from proxy.config import Paths, Settings
 from proxy.mock import MockOptions, MockProvider
 from proxy.registry import custom_provider, with_base_url
@@ -90,12 +91,6 @@ class DemoHost(GatewayHost):
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
-
-def forget_demo_keys(store) -> None:
-    """Drop key records left by earlier demos: their secrets went with them."""
-    for key in store.list():
-        store.remove(key.provider, key.label)
 
 
 async def _start_mocks(seed: int | None) -> tuple[MockProvider, MockProvider]:

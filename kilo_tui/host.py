@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from kilo_tui.feed import LiveFeed
+from kilo_tui.key_stores import key_store
 from proxy.config import Paths, Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class GatewayHost:
         """The key store the gateway and the Keys screen share (made on first use)."""
         with self._keys_lock:
             if self._keys is None:
-                self._keys = make_keystore(self.paths, self.demo)
+                self._keys = key_store(self.paths, self.demo)
             return self._keys
 
     @property
@@ -162,39 +163,6 @@ class StaticHost(GatewayHost):
         return None
 
 
-def make_keystore(paths: Paths, demo: bool):
-    """The user's key store; in demo mode one that keeps secrets in memory only.
-
-    Demo keys never reach the OS keyring or the fallback file, so a key typed into
-    the demo can never be sent by the real gateway, nor replace a real one.
-    """
-    from proxy.keystore import KeyStore, MemoryKeyring
-
-    if not demo:
-        return KeyStore(paths, database=paths.database())
-    store = KeyStore(paths, backend=MemoryKeyring(), database=paths.database(True))
-    store.file = MemorySecretsFile()
-    return store
-
-
-class MemorySecretsFile:
-    """Stands in for the fallback secrets file in demo mode: nothing goes to disk."""
-
-    path = Path("(memory)")
-
-    def __init__(self) -> None:
-        self._secrets: dict[str, str] = {}
-
-    def read(self) -> dict[str, str]:
-        return dict(self._secrets)
-
-    def set(self, name: str, secret: str) -> None:
-        self._secrets[name] = secret
-
-    def delete(self, name: str) -> None:
-        self._secrets.pop(name, None)
-
-
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """The failures with advice of their own; none if the gateway cannot load."""
     try:
@@ -232,13 +200,13 @@ def start_problem(
             "Gateway did not start",
             f"Part of kilo-tui could not be loaded: {_one_line(exc)}.{details}",
             "The installation looks incomplete: reinstall kilo-tui (for example "
-            "pip install --force-reinstall kilo-tui) and start it again. " + _LOG_HINT,
+            "pip install --force-reinstall kilo-tui) and start it again. " + _MEANWHILE,
         )
+    report_it = "report it with that file" if report else "report it"
     return Problem(
         "Gateway did not start",
         f"{type(exc).__name__}: {_one_line(exc)}.{details}",
-        "Start kilo-tui again; if it fails the same way, report it with that file. "
-        + _LOG_HINT,
+        f"Start kilo-tui again; if it fails the same way, {report_it}. " + _MEANWHILE,
     )
 
 
@@ -247,7 +215,7 @@ def _one_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_LOG_HINT = (
+_MEANWHILE = (
     "Keys, Costs and Connect still work meanwhile; nothing in your data changed."
 )
 

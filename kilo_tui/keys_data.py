@@ -72,7 +72,7 @@ class Check:
 def keystore(host) -> KeyStore:
     """The host's key store, which its gateway shares, so it sees changes at once.
 
-    In demo mode that store keeps secrets in memory only (see host.make_keystore).
+    In demo mode that store keeps secrets in memory only (see key_stores.key_store).
     """
     return host.keys
 

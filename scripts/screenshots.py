@@ -115,6 +115,14 @@ def prepare_home(home: Path) -> None:
     seed_keys(paths)
 
 
+def _pin_key_times() -> None:
+    """Keys are stamped when made; show them made at NOW, so pictures stay put."""
+    from kilo_tui import keys_data
+
+    stamp = NOW.astimezone().strftime("%Y-%m-%d %H:%M")
+    keys_data._short_time = lambda value: value and stamp
+
+
 def to_png(svg: Path) -> Path | None:
     """A PNG beside the SVG, when rsvg-convert is installed."""
     tool = shutil.which("rsvg-convert")
@@ -135,6 +143,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    _pin_key_times()
     with tempfile.TemporaryDirectory(prefix="kilo-shots-") as home:
         prepare_home(Path(home))
         for name, keys in SHOTS.items():

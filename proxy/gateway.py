@@ -337,7 +337,7 @@ async def _serve(settings: Settings, paths: Paths, host: str, port: int) -> int:
         await stopping.wait()
         if gateway.in_flight:
             print(
-                f"Stopping: {gateway.in_flight} requests under way get up to 5 s "
+                f"Stopping: {_requests(gateway.in_flight)} under way get up to 5 s "
                 "to finish (signal again to cut them now).",
                 flush=True,
             )
@@ -348,6 +348,10 @@ async def _serve(settings: Settings, paths: Paths, host: str, port: int) -> int:
         await gateway.stop()
     print("kilo-tui gateway stopped; every record is saved.", flush=True)
     return 0
+
+
+def _requests(count: int) -> str:
+    return "1 request" if count == 1 else f"{count} requests"
 
 
 class GatewayThread:

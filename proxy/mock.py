@@ -446,6 +446,8 @@ def _gemini_piece(plan: dict, text: str, last: bool) -> dict:
         "modelVersion": plan["model"],
     }
     if last:
+        # Gemini closes a stream with the finish reason and the final usage.
+        piece["candidates"][0]["finishReason"] = "STOP"
         piece["usageMetadata"] = _gemini_usage(plan)
     return piece
 

@@ -105,3 +105,20 @@ async def test_stopping_the_gateway_records_cut_streams_as_such(
     (record,) = await queries.export_rows(path)
     assert record["status"] == "gateway_stopped"
     assert record["cost_source"] == "estimated"
+
+
+async def test_gemini_native_stream_records_its_final_usage(
+    start_gateway, mock_provider
+):
+    gateway = await start_gateway(
+        point_at(mock_provider, "google"), keys={"google": "goog-key-123456"}
+    )
+    path = "/google/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+        answer = await http.post(path, json={"contents": [{"parts": [{"text": "x"}]}]})
+    assert answer.status_code == 200
+    (record,) = await stored_records(gateway)
+    assert record["model"] == "gemini-2.5-flash"
+    assert record["stream"] is True
+    assert record["output_tokens"] == 64
+    assert record["cost_source"] == "computed"

@@ -245,7 +245,8 @@ def _scenario_notes(chosen) -> str:
             if s.per_conn
             else f"{s.duration:g} s after {s.warmup:g} s warm-up"
         )
-        parts.append(f"- `{s.name}`: {s.conns} connections, {shape}, {size}.")
+        conns = f"{s.conns} connection" + ("s" if s.conns > 1 else "")
+        parts.append(f"- `{s.name}`: {conns}, {shape}, {size}.")
     parts += [
         "",
         "Added figures are the server's minus the same scenario sent straight to the "

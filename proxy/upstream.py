@@ -39,5 +39,8 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
         auto_decompress=True,
         skip_auto_headers=("User-Agent",),
         trust_env=False,
+        # Cookies a provider (or its CDN) sets must not follow one client's request
+        # into another client's.
+        cookie_jar=aiohttp.DummyCookieJar(),
         raise_for_status=False,
     )

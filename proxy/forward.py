@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from ipaddress import ip_address
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -595,13 +594,3 @@ def _estimate(usage: Usage, flight: Flight) -> None:
     if not usage.input_tokens:
         usage.input_tokens = flight.body_size // 4
     usage.output_tokens = max(usage.output_tokens, flight.events)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address only accepts local clients."""
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False

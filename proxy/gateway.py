@@ -16,10 +16,17 @@ from aiohttp import web
 
 from proxy import upstream
 from proxy.capture import CaptureBuffer
-from proxy.config import ConfigError, Paths, Settings, client_url, is_wildcard
+from proxy.config import (
+    ConfigError,
+    Paths,
+    Settings,
+    client_url,
+    is_loopback,
+    is_wildcard,
+)
 from proxy.errors import GatewayError, error_response
 from proxy.events import EventBus
-from proxy.forward import Forwarder, client_credential, is_loopback
+from proxy.forward import Forwarder, client_credential
 from proxy.gateway_keys import GatewayKeyIndex
 from proxy.keystore import KeyStore, KeyStoreError
 from proxy.models import ModelLister

@@ -1,4 +1,4 @@
-"""Fixtures shared by the gateway tests: an isolated home, key store and mock provider."""
+"""Fixtures for the gateway tests: an isolated home, key store and mock provider."""
 
 from __future__ import annotations
 

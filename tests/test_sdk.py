@@ -1,4 +1,4 @@
-"""The official openai and anthropic SDKs, through a gateway key, plain and streaming."""
+"""The official openai and anthropic SDKs through a gateway key, plain and streamed."""
 
 from __future__ import annotations
 

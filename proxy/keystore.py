@@ -106,16 +106,16 @@ class MemoryKeyring(KeyringBackend):
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: dict[tuple[str, str], str] = {}
+        self.secrets: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
-        return self._secrets.get((service, username))
+        return self.secrets.get((service, username))
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        self._secrets[(service, username)] = password
+        self.secrets[(service, username)] = password
 
     def delete_password(self, service: str, username: str) -> None:
-        if self._secrets.pop((service, username), None) is None:
+        if self.secrets.pop((service, username), None) is None:
             raise keyring.errors.PasswordDeleteError(username)
 
 

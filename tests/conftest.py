@@ -10,8 +10,8 @@ import pytest
 
 from proxy.config import Paths, resolve_paths, settings_from_dict
 from proxy.gateway import Gateway
+from proxy.keystore import MemoryKeyring
 from proxy.mock import MockProvider
-from tests.memory_keyring import MemoryKeyring
 
 CASES_DIR = Path(__file__).parent / "cases"
 

@@ -26,10 +26,10 @@ from proxy.commands import keys as key_commands
 from proxy.commands import serve as serve_command
 from proxy.commands import text
 from proxy.config import resolve_paths
+from proxy.keystore import MemoryKeyring
 from proxy.records import RequestRecord, Usage, utc_now
 from proxy.server import BindError
 from proxy.store import RequestStore
-from tests.memory_keyring import MemoryKeyring
 
 SECRET = "sk-proj-cli0123456789abcdefghijklmnopqrstuvwxyzLAST"
 

@@ -16,11 +16,11 @@ from proxy.keystore import (
     SERVICE,
     KeyStore,
     KeyStoreError,
+    MemoryKeyring,
     clean_secret,
     usable_backend,
 )
 from proxy.registry import PROVIDERS
-from tests.memory_keyring import MemoryKeyring
 
 SECRET = "sk-test-abcdefghijklmnopqrstuvwxyz0123456789WXYZ"
 OTHER = "sk-test-zyxwvutsrqponmlkjihgfedcba9876543210QRST"
